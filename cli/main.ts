@@ -1,0 +1,46 @@
+import { CliError, USAGE_EXIT_CODE } from './cli-error.js';
+
+export interface Command {
+  summary: string;
+  help: string;
+  run(argv: string[]): Promise<number>;
+}
+
+/** Subcommands load lazily: `usage` must not pay for the ClickHouse client, nor `query` for protobuf. */
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  usage: async () => (await import('./usage-command.js')).usageCommand,
+};
+
+function overview(): string {
+  return [
+    'genai-ledger: what your AI calls cost, on what, for whom.',
+    '',
+    'Usage: genai-ledger <command> [options]   (genai-ledger <command> --help for details)',
+    '',
+    'Commands:',
+    ...Object.keys(COMMANDS).map((name) => `  ${name}`),
+  ].join('\n');
+}
+
+/** Runs the CLI; returns the exit code. Errors become one line on stderr, never a stack trace. */
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(`${overview()}\n`);
+    return name === undefined ? USAGE_EXIT_CODE : 0;
+  }
+  try {
+    const load = COMMANDS[name];
+    if (!load) throw new CliError(`unknown command '${name}' (see genai-ledger --help)`, USAGE_EXIT_CODE);
+    const command = await load();
+    if (rest.includes('--help') || rest.includes('-h')) {
+      process.stdout.write(`${command.help}\n`);
+      return 0;
+    }
+    return await command.run(rest);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`genai-ledger: ${message.split('\n')[0]}\n`);
+    return error instanceof CliError ? error.exitCode : 1;
+  }
+}

@@ -1,0 +1,52 @@
+import { firstString } from './attribute-read.js';
+import type { Attributes } from './span-record.js';
+
+/** Which attribute keys name the tenant, user, feature and conversation, in priority order. */
+export interface AttributionKeys {
+  org: readonly string[];
+  user: readonly string[];
+  feature: readonly string[];
+  conversation: readonly string[];
+}
+
+const meta = (...names: string[]) => names.map((n) => `ai.telemetry.metadata.${n}`);
+
+/** Our own keys first (set by `withUsageContext`), then common conventions, then vendor ones. */
+export const DEFAULT_ATTRIBUTION_KEYS: AttributionKeys = {
+  org: [
+    'genai_ledger.org_id', 'tenant.id', 'org.id', 'organization.id',
+    ...meta('orgId', 'organizationId', 'tenantId', 'org_id', 'tenant_id'),
+    'langfuse.trace.metadata.orgId',
+  ],
+  user: [
+    'genai_ledger.user_id', 'user.id', 'enduser.id', ...meta('userId', 'user_id'), 'langfuse.user.id',
+  ],
+  feature: [
+    'genai_ledger.feature', 'feature', 'app.feature', ...meta('feature', 'featureName'), 'ai.telemetry.functionId',
+  ],
+  conversation: [
+    'genai_ledger.conversation_id', 'gen_ai.conversation.id', 'session.id',
+    ...meta('conversationId', 'sessionId', 'conversation_id', 'session_id'), 'langfuse.session.id',
+  ],
+};
+
+export interface Attribution {
+  org_id: string;
+  user_id: string;
+  feature: string;
+  conversation_id: string;
+}
+
+/** Span attributes win over resource attributes; within each, the key lists' order decides. */
+export function attribute(span: Attributes, resource: Attributes, keys: AttributionKeys): Attribution {
+  return {
+    org_id: lookup(span, resource, keys.org),
+    user_id: lookup(span, resource, keys.user),
+    feature: lookup(span, resource, keys.feature),
+    conversation_id: lookup(span, resource, keys.conversation),
+  };
+}
+
+function lookup(span: Attributes, resource: Attributes, keys: readonly string[]): string {
+  return firstString(span, keys) ?? firstString(resource, keys) ?? '';
+}

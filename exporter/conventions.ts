@@ -1,0 +1,109 @@
+/**
+ * Attribute keys each instrumentation family uses, in the order they are tried. The first key
+ * present wins, so current OTel semantic-convention names come before deprecated and vendor ones.
+ * Sources: OTel GenAI semconv (incl. deprecated names), OpenLLMetry (old and new), OpenInference,
+ * the `ai` SDK's telemetry, OpenLIT and Langfuse (see shared/reference.md).
+ */
+export const KEYS = {
+  provider: ['gen_ai.provider.name', 'gen_ai.system', 'llm.provider', 'llm.system', 'ai.model.provider'],
+  operation: ['gen_ai.operation.name'],
+  requestModel: ['gen_ai.request.model', 'ai.model.id', 'llm.request.model', 'llm.model_name', 'embedding.model_name'],
+  responseModel: ['gen_ai.response.model', 'ai.response.model', 'llm.response.model', 'llm.model_name', 'embedding.model_name'],
+
+  inputTokens: [
+    'gen_ai.usage.input_tokens', 'gen_ai.usage.prompt_tokens', 'llm.token_count.prompt',
+    'ai.usage.inputTokens', 'ai.usage.promptTokens', 'llm.usage.prompt_tokens',
+  ],
+  outputTokens: [
+    'gen_ai.usage.output_tokens', 'gen_ai.usage.completion_tokens', 'llm.token_count.completion',
+    'ai.usage.outputTokens', 'ai.usage.completionTokens', 'llm.usage.completion_tokens',
+  ],
+  totalTokens: ['gen_ai.usage.total_tokens', 'llm.usage.total_tokens', 'llm.token_count.total', 'ai.usage.totalTokens', 'ai.usage.tokens'],
+  cacheReadTokens: [
+    'gen_ai.usage.cache_read.input_tokens', 'gen_ai.usage.cache_read_input_tokens', 'llm.token_count.prompt_details.cache_read',
+    'ai.usage.inputTokenDetails.cacheReadTokens', 'ai.usage.cachedInputTokens', 'gen_ai.usage.input_tokens_details.cached',
+  ],
+  cacheWriteTokens: [
+    'gen_ai.usage.cache_creation.input_tokens', 'gen_ai.usage.cache_creation_input_tokens',
+    'llm.token_count.prompt_details.cache_write', 'ai.usage.inputTokenDetails.cacheWriteTokens',
+  ],
+  reasoningTokens: [
+    'gen_ai.usage.reasoning.output_tokens', 'gen_ai.usage.reasoning_tokens', 'llm.token_count.completion_details.reasoning',
+    'ai.usage.outputTokenDetails.reasoningTokens', 'ai.usage.reasoningTokens', 'gen_ai.usage.output_tokens_details.reasoning',
+  ],
+  inputAudioTokens: ['gen_ai.usage.audio.input_tokens', 'llm.token_count.prompt_details.audio', 'gen_ai.usage.input_audio_tokens'],
+  outputAudioTokens: ['gen_ai.usage.audio.output_tokens', 'llm.token_count.completion_details.audio', 'gen_ai.usage.output_audio_tokens'],
+
+  /** Costs some instrumentations compute themselves: kept as evidence, not trusted by default. */
+  reportedCost: ['gen_ai.usage.cost', 'llm.cost.total', 'gen_ai.usage.cost_usd'],
+
+  errorType: ['error.type', 'exception.type'],
+  /** OpenInference marks call spans with a kind instead of an operation name. */
+  openInferenceKind: 'openinference.span.kind',
+  /** OpenLLMetry's pre-semconv request type (`chat`, `completion`, `embedding`). */
+  traceloopRequestType: 'llm.request.type',
+  traceloopSpanKind: 'traceloop.span.kind',
+  /** The `ai` SDK's span type: `ai.generateText` (aggregate) or `ai.generateText.doGenerate` (the call). */
+  aiSdkOperationId: 'ai.operationId',
+
+  serviceName: 'service.name',
+  environment: ['deployment.environment.name', 'deployment.environment'],
+} as const;
+
+/** Prefix of our own per-call billed units: `genai_ledger.usage.credits = 5` → usage_details.credits. */
+export const LEDGER_USAGE_PREFIX = 'genai_ledger.usage.';
+
+/** Operations that are aggregates of other AI calls (their usage is their children's). */
+export const AGGREGATE_OPERATIONS: ReadonlySet<string> = new Set([
+  'invoke_agent', 'create_agent', 'execute_tool', 'invoke_workflow', 'agent_step', 'step', 'workflow', 'agent', 'task', 'tool',
+]);
+
+/** OpenInference span kinds that are AI calls; the rest (CHAIN, AGENT, TOOL, ...) are structure. */
+export const OPENINFERENCE_CALL_KINDS: Readonly<Record<string, string>> = {
+  LLM: 'chat',
+  EMBEDDING: 'embeddings',
+  RERANKER: 'rerank',
+};
+
+/** The `ai` SDK's per-call span ids and the operation each one is. Its outer spans repeat these. */
+export const AI_SDK_CALL_OPERATIONS: Readonly<Record<string, string>> = {
+  'ai.generateText.doGenerate': 'chat',
+  'ai.streamText.doStream': 'chat',
+  'ai.generateObject.doGenerate': 'chat',
+  'ai.streamObject.doStream': 'chat',
+  'ai.embed.doEmbed': 'embeddings',
+  'ai.embedMany.doEmbed': 'embeddings',
+  'ai.generateImage.doGenerate': 'image_generation',
+  'ai.transcribe.doTranscribe': 'transcription',
+  'ai.generateSpeech.doGenerate': 'speech',
+};
+
+/** OpenLLMetry's legacy `llm.request.type` values. */
+export const TRACELOOP_REQUEST_TYPES: Readonly<Record<string, string>> = {
+  chat: 'chat',
+  completion: 'text_completion',
+  embedding: 'embeddings',
+  rerank: 'rerank',
+};
+
+/**
+ * Keys whose values are prompts, completions or other content. They are never copied into a
+ * row, whatever the allow-list says.
+ */
+export const CONTENT_KEY_PATTERN = new RegExp([
+  '^gen_ai\\.(prompt|completion|input\\.messages|output\\.messages|system_instructions|tool\\.definitions|tool\\.call\\.(arguments|result))',
+  // OpenInference: invocation parameters carry Responses-API `instructions`.
+  '^llm\\.(input_messages|output_messages|prompts|tools|prompt_template|invocation_parameters)',
+  '^(input|output)\\.value', '^embedding\\.embeddings',
+  '^ai\\.(prompt|response\\.(text|object|toolCalls|reasoning|files)|values?$|embeddings?$|toolCall\\.(args|result))',
+  // Request headers may carry credentials.
+  '^ai\\.(request|settings)\\.headers', '^http\\.request\\.header\\.',
+].join('|'));
+
+/**
+ * Instrumentations that pass a raw API's input count through, for the providers where that count
+ * excludes cache reads and writes (Anthropic's API). Other sources are detected from the numbers.
+ */
+export const EXCLUSIVE_INPUT_SCOPES: Readonly<Record<string, readonly string[]>> = {
+  '@traceloop/instrumentation-anthropic': ['anthropic'],
+};

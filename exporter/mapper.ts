@@ -1,0 +1,230 @@
+import { firstString, MalformedSpanError, toCount } from './attribute-read.js';
+import { attribute, DEFAULT_ATTRIBUTION_KEYS, type AttributionKeys } from './attribution.js';
+import { callOperation } from './classify.js';
+import { CONTENT_KEY_PATTERN, EXCLUSIVE_INPUT_SCOPES, KEYS, LEDGER_USAGE_PREFIX } from './conventions.js';
+import type { PriceBook, PriceQuote } from './pricing/index.js';
+import { normalizeProvider } from './provider-name.js';
+import { STATUS_ERROR, type Attributes, type SpanRecord } from './span-record.js';
+import { formatMicros, MAX_UNIX_MICROS } from './time.js';
+import { readTokens } from './tokens.js';
+import type { UsageRow } from './usage-row.js';
+
+export interface MapperOptions {
+  /** Prices calls; without it every row has `cost_usd` null (priceable later with `reprice`). */
+  prices?: PriceBook;
+  /** Replaces the default key list of each field given. */
+  attribution?: Partial<AttributionKeys>;
+  /** Span or resource attributes copied into `attributes`: exact keys, or prefixes as `prefix.*`. */
+  attributeAllowList?: readonly string[];
+  /** Longer attribute values are cut to this many characters. Default 256. */
+  maxAttributeLength?: number;
+  /** Use a span's own cost (`gen_ai.usage.cost`, `llm.cost.total`) when no price is known. Default false. */
+  trustReportedCost?: boolean;
+}
+
+export const DEFAULT_MAX_ATTRIBUTE_LENGTH = 256;
+/** Key under which a span's self-reported cost is kept in `usage_details`. */
+export const REPORTED_COST_KEY = 'reported_cost_usd';
+/** How many malformed-span reasons a batch result keeps (the count is always exact). */
+const MAX_ERRORS_KEPT = 10;
+
+export interface MapResult {
+  rows: UsageRow[];
+  /** Spans that are not AI calls (or are aggregates of them). */
+  skipped: number;
+  malformed: number;
+  unpriced: number;
+  /** First few reasons, `span <id>: <reason>`. */
+  errors: string[];
+}
+
+/** Span → usage row. Pure apart from the price book's lookup cache. */
+export class UsageMapper {
+  private readonly prices: PriceBook | undefined;
+  private readonly keys: AttributionKeys;
+  private readonly allowExact: ReadonlySet<string>;
+  private readonly allowPrefixes: readonly string[];
+  private readonly maxAttributeLength: number;
+  private readonly trustReportedCost: boolean;
+
+  constructor(options: MapperOptions = {}) {
+    this.prices = options.prices;
+    this.keys = { ...DEFAULT_ATTRIBUTION_KEYS, ...options.attribution };
+    const allow = options.attributeAllowList ?? [];
+    this.allowExact = new Set(allow.filter((k) => !k.endsWith('*')));
+    this.allowPrefixes = allow.filter((k) => k.endsWith('*')).map((k) => k.slice(0, -1));
+    this.maxAttributeLength = options.maxAttributeLength ?? DEFAULT_MAX_ATTRIBUTE_LENGTH;
+    this.trustReportedCost = options.trustReportedCost ?? false;
+  }
+
+  /** Maps a batch; a malformed span is counted and skipped, the rest still map. */
+  mapAll(spans: Iterable<SpanRecord>): MapResult {
+    const result: MapResult = { rows: [], skipped: 0, malformed: 0, unpriced: 0, errors: [] };
+    for (const span of spans) {
+      try {
+        const row = this.map(span);
+        if (row === undefined) result.skipped++;
+        else {
+          result.rows.push(row);
+          if (row.cost_usd === null) result.unpriced++;
+        }
+      } catch (error) {
+        result.malformed++;
+        if (result.errors.length < MAX_ERRORS_KEPT) {
+          result.errors.push(`span ${String(span?.spanId)}: ${error instanceof Error ? error.message : String(error)}`);
+        }
+      }
+    }
+    return result;
+  }
+
+  /** The row for one AI call, undefined for any other span; throws `MalformedSpanError`. */
+  map(span: SpanRecord): UsageRow | undefined {
+    const attrs = span.attributes;
+    const operation = callOperation(attrs, span.name);
+    if (operation === undefined) return undefined;
+    validateSpan(span);
+
+    const resource = span.resource;
+    const rawProvider = firstString(attrs, KEYS.provider) ?? '';
+    const provider = rawProvider === '' ? '' : normalizeProvider(rawProvider);
+    const requestModel = firstString(attrs, KEYS.requestModel) ?? '';
+    const responseModel = firstString(attrs, KEYS.responseModel) ?? '';
+    const tokens = readTokens(attrs, isExclusiveInput(span.scopeName, provider));
+    const details = readUsageDetails(attrs);
+    const error = errorType(span);
+    // A successful call that reported no usage at all (a stream without include_usage) cost
+    // something unknown: leave it unpriced rather than claim $0.
+    const usageKnown = tokens.reported || error !== '' || hasKeys(details);
+    const priced = usageKnown ? this.price(provider, responseModel, requestModel, span.startUnixMicros, tokens, details) : null;
+
+    return {
+      ts: formatMicros(span.startUnixMicros),
+      trace_id: span.traceId,
+      span_id: span.spanId,
+      parent_span_id: span.parentSpanId,
+      duration_ms: (span.endUnixMicros - span.startUnixMicros) / 1000,
+      service_name: stringOf(resource[KEYS.serviceName]),
+      environment: firstString(resource, KEYS.environment) ?? '',
+      provider,
+      operation,
+      request_model: requestModel,
+      response_model: responseModel,
+      priced_model: priced?.pricedModel ?? '',
+      ...attribute(attrs, resource, this.keys),
+      input_tokens: tokens.input,
+      output_tokens: tokens.output,
+      cache_read_tokens: tokens.cacheRead,
+      cache_write_tokens: tokens.cacheWrite,
+      reasoning_tokens: tokens.reasoning,
+      input_audio_tokens: tokens.inputAudio,
+      output_audio_tokens: tokens.outputAudio,
+      usage_details: details,
+      cost_usd: priced?.costUsd ?? null,
+      cost_breakdown: priced?.breakdown ?? {},
+      price_source: priced?.source ?? '',
+      error_type: error,
+      instrumentation: span.scopeName,
+      attributes: this.allowedAttributes(attrs, resource),
+    };
+  }
+
+  private price(
+    provider: string, responseModel: string, requestModel: string, atUnixMicros: number,
+    tokens: ReturnType<typeof readTokens>, details: Record<string, number>,
+  ): Pick<PriceQuote, 'costUsd' | 'breakdown' | 'pricedModel' | 'source'> | null {
+    const usage = {
+      ...details,
+      input_tokens: tokens.input,
+      output_tokens: tokens.output,
+      cache_read_tokens: tokens.cacheRead,
+      cache_write_tokens: tokens.cacheWrite,
+      output_reasoning_tokens: tokens.reasoning,
+      input_audio_tokens: tokens.inputAudio,
+      output_audio_tokens: tokens.outputAudio,
+    };
+    if (this.prices) {
+      const model = responseModel || requestModel;
+      const quote = this.prices.quote({ provider, model, atUnixMicros, usage })
+        ?? (requestModel && requestModel !== model ? this.prices.quote({ provider, model: requestModel, atUnixMicros, usage }) : null);
+      if (quote) return quote;
+    }
+    const reported = details[REPORTED_COST_KEY];
+    if (this.trustReportedCost && reported !== undefined) {
+      return { costUsd: decimalOfNumber(reported), breakdown: {}, pricedModel: '', source: 'span' };
+    }
+    return null;
+  }
+
+  private allowedAttributes(attrs: Attributes, resource: Attributes): Record<string, string> {
+    const out: Record<string, string> = {};
+    if (this.allowExact.size === 0 && this.allowPrefixes.length === 0) return out;
+    this.copyAllowed(resource, out);
+    this.copyAllowed(attrs, out);
+    return out;
+  }
+
+  private copyAllowed(attrs: Attributes, out: Record<string, string>): void {
+    for (const key in attrs) {
+      if (!this.allowExact.has(key) && !this.allowPrefixes.some((p) => key.startsWith(p))) continue;
+      if (CONTENT_KEY_PATTERN.test(key)) continue;
+      const value = attrs[key];
+      if (value === undefined) continue;
+      const text = typeof value === 'string' ? value : JSON.stringify(value);
+      out[key] = text.length > this.maxAttributeLength ? text.slice(0, this.maxAttributeLength) : text;
+    }
+  }
+}
+
+function validateSpan(span: SpanRecord): void {
+  const { startUnixMicros: start, endUnixMicros: end } = span;
+  if (!(start > 0 && start < MAX_UNIX_MICROS)) throw new MalformedSpanError(`invalid start time (${start})`);
+  if (!(end >= start && end < MAX_UNIX_MICROS)) throw new MalformedSpanError(`end time before start time`);
+}
+
+function isExclusiveInput(scopeName: string, provider: string): boolean {
+  const providers = EXCLUSIVE_INPUT_SCOPES[scopeName];
+  return providers !== undefined && providers.includes(provider);
+}
+
+/** Billed units other than tokens, plus a span's self-reported cost. */
+function readUsageDetails(attrs: Attributes): Record<string, number> {
+  const details: Record<string, number> = {};
+  for (const key in attrs) {
+    if (key.startsWith(LEDGER_USAGE_PREFIX)) details[key.slice(LEDGER_USAGE_PREFIX.length)] = toCount(key, attrs[key]);
+  }
+  for (const key of KEYS.reportedCost) {
+    const value = attrs[key];
+    if (value !== undefined) {
+      details[REPORTED_COST_KEY] = toCount(key, value);
+      break;
+    }
+  }
+  return details;
+}
+
+function errorType(span: SpanRecord): string {
+  const declared = firstString(span.attributes, KEYS.errorType);
+  if (declared !== undefined) return declared;
+  if (span.statusCode !== STATUS_ERROR) return '';
+  for (const event of span.events) {
+    if (event.name !== 'exception' || !event.attributes) continue;
+    const type = firstString(event.attributes, ['exception.type']);
+    if (type !== undefined) return type;
+  }
+  return '_OTHER';
+}
+
+function hasKeys(record: Record<string, unknown>): boolean {
+  for (const _ in record) return true;
+  return false;
+}
+
+function stringOf(value: unknown): string {
+  return typeof value === 'string' ? value : value === undefined ? '' : String(value);
+}
+
+/** A reported float cost as plain decimal text (no exponent): the value as the span sent it. */
+function decimalOfNumber(value: number): string {
+  return value.toLocaleString('en-US', { useGrouping: false, maximumFractionDigits: 20 });
+}

@@ -1,0 +1,17 @@
+/** Time helpers shared by the span adapters and the row mapper. */
+
+/** `[seconds, nanoseconds]` (OTel HrTime) to Unix microseconds. */
+export function hrTimeToMicros(time: readonly [number, number]): number {
+  return time[0] * 1_000_000 + Math.floor(time[1] / 1000);
+}
+
+/** Upper bound for a plausible span time (2200-01-01): later values are corrupt input. */
+export const MAX_UNIX_MICROS = 7_258_118_400_000_000;
+
+/** Unix microseconds to ClickHouse `DateTime64(6)` text: `2026-11-23 18:09:58.123456`. */
+export function formatMicros(micros: number): string {
+  const ms = Math.floor(micros / 1000);
+  const iso = new Date(ms).toISOString();
+  const sub = micros - ms * 1000;
+  return `${iso.slice(0, 10)} ${iso.slice(11, 23)}${sub < 10 ? '00' : sub < 100 ? '0' : ''}${sub}`;
+}

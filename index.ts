@@ -1,0 +1,7 @@
+/** genai-ledger's public API. */
+export { UsageMapper, REPORTED_COST_KEY, type MapperOptions, type MapResult } from './exporter/mapper.js';
+export { DEFAULT_ATTRIBUTION_KEYS, type AttributionKeys } from './exporter/attribution.js';
+export { fromReadableSpan } from './exporter/readable-span.js';
+export type { SpanRecord, Attributes, AttributeValue } from './exporter/span-record.js';
+export { USAGE_COLUMNS, type UsageRow } from './exporter/usage-row.js';
+export { loadPriceBook, PriceConfigError, type PriceBook, type PriceQuote, type PriceQuery } from './exporter/pricing/index.js';
