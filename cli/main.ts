@@ -9,6 +9,8 @@ export interface Command {
 /** Subcommands load lazily: `usage` must not pay for the ClickHouse client, nor `query` for protobuf. */
 const COMMANDS: Record<string, () => Promise<Command>> = {
   usage: async () => (await import('./usage-command.js')).usageCommand,
+  report: async () => (await import('./report-command.js')).reportCommand,
+  migrate: async () => (await import('./migrate-command.js')).migrateCommand,
 };
 
 function overview(): string {
@@ -19,6 +21,8 @@ function overview(): string {
     '',
     'Commands:',
     ...Object.keys(COMMANDS).map((name) => `  ${name}`),
+    '',
+    'Every command that touches the store takes --store (a ClickHouse URL or an embedded-store directory).',
   ].join('\n');
 }
 

@@ -2,6 +2,7 @@ import { firstString, MalformedSpanError, toCount } from './attribute-read.js';
 import { attribute, DEFAULT_ATTRIBUTION_KEYS, type AttributionKeys } from './attribution.js';
 import { callOperation } from './classify.js';
 import { CONTENT_KEY_PATTERN, EXCLUSIVE_INPUT_SCOPES, KEYS, LEDGER_USAGE_PREFIX } from './conventions.js';
+import { formatNumber } from './pricing/decimal.js';
 import type { PriceBook, PriceQuote } from './pricing/index.js';
 import { normalizeProvider } from './provider-name.js';
 import { STATUS_ERROR, type Attributes, type SpanRecord } from './span-record.js';
@@ -151,7 +152,7 @@ export class UsageMapper {
     }
     const reported = details[REPORTED_COST_KEY];
     if (this.trustReportedCost && reported !== undefined) {
-      return { costUsd: decimalOfNumber(reported), breakdown: {}, pricedModel: '', source: 'span' };
+      return { costUsd: formatNumber(reported), breakdown: {}, pricedModel: '', source: 'span' };
     }
     return null;
   }
@@ -222,9 +223,4 @@ function hasKeys(record: Record<string, unknown>): boolean {
 
 function stringOf(value: unknown): string {
   return typeof value === 'string' ? value : value === undefined ? '' : String(value);
-}
-
-/** A reported float cost as plain decimal text (no exponent): the value as the span sent it. */
-function decimalOfNumber(value: number): string {
-  return value.toLocaleString('en-US', { useGrouping: false, maximumFractionDigits: 20 });
 }

@@ -68,7 +68,7 @@ export function decodeProtobufTraces(body: Uint8Array, maxLength: number): Decod
       else reader.skipType(tag & 7, 0, tag >>> 3);
     }
   } catch (err) {
-    if (err instanceof TypeError) throw err; // a bug here, not a bad body
+    // RangeError (truncation), Error (bad wire type / tag, depth), TypeError (invalid UTF-8).
     throw decodeError(err);
   }
   return out.result();
@@ -315,10 +315,15 @@ function pbArray(values: readonly PbAnyValue[], maxLength: number): Array<string
   const outArr: Array<string | number | boolean | null> = new Array(values.length);
   for (let i = 0; i < values.length; i++) {
     const av = values[i]!;
-    const v = pbValue(av, maxLength);
-    if (v === undefined) outArr[i] = null;
-    else if (typeof v === 'object') outArr[i] = truncate(JSON.stringify(v), maxLength);
-    else outArr[i] = v;
+    const kind = av.value;
+    if (kind === 'arrayValue' || kind === 'kvlistValue') {
+      // Stringified once, as a whole: converting level by level would re-escape inner JSON at
+      // every level (output doubling per level).
+      outArr[i] = truncate(JSON.stringify(pbPlain(av)), maxLength);
+    } else {
+      const v = pbValue(av, maxLength);
+      outArr[i] = v === undefined ? null : (v as string | number | boolean);
+    }
   }
   return outArr;
 }

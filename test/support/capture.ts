@@ -100,7 +100,7 @@ export function redirectFetch(fakeUrl: string): typeof fetch {
   };
 }
 
-export function openaiClient(env: ScenarioEnv, opts: { localBaseURL?: boolean } = {}): OpenAI {
+export function openaiClient(env: Pick<ScenarioEnv, 'url'>, opts: { localBaseURL?: boolean } = {}): OpenAI {
   return new OpenAI({
     apiKey: 'sk-test',
     maxRetries: 0,
@@ -108,7 +108,7 @@ export function openaiClient(env: ScenarioEnv, opts: { localBaseURL?: boolean } 
   });
 }
 
-export function anthropicClient(env: ScenarioEnv): Anthropic {
+export function anthropicClient(env: Pick<ScenarioEnv, 'url'>): Anthropic {
   return new Anthropic({ apiKey: 'sk-ant-test', maxRetries: 0, fetch: redirectFetch(env.url) });
 }
 
@@ -401,7 +401,7 @@ function attach(instr: { setTracerProvider(p: NodeTracerProvider): void; setMete
   instr.setMeterProvider(metrics.getMeterProvider());
 }
 
-async function installInstrumentation(id: InstrumentationId, provider: NodeTracerProvider, info: InstallNotes): Promise<Uninstall> {
+export async function installInstrumentation(id: InstrumentationId, provider: NodeTracerProvider, info: InstallNotes): Promise<Uninstall> {
   switch (id) {
     case 'otel-openai': {
       const instr = new OtelOpenAIInstrumentation();

@@ -1,4 +1,5 @@
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
 import {
   decodeTraceRequest,
@@ -7,7 +8,7 @@ import {
   type DecodedTraces,
   type OtlpEncoding,
 } from '../../collector/otlp/decode.js';
-import { ExportTraceServiceRequest } from '../../collector/otlp/schema.js';
+import { ExportTraceServiceRequest, Span } from '../../collector/otlp/schema.js';
 import type { SpanRecord } from '../../exporter/span-record.js';
 import {
   CHAT_ATTRIBUTES,
@@ -282,6 +283,20 @@ describe('hand-written OTLP/JSON', () => {
     expect('empty' in attrs).toBe(false);
   });
 
+  it('truncation never splits a surrogate pair', () => {
+    const body = jsonRequest([jsonSpan({ attributes: [{ key: 'emoji', value: { stringValue: '😀😀' } }] })]);
+    expect(decodeTraceRequest(body, 'json', { maxAttributeValueLength: 3 }).spans[0]!.attributes.emoji).toBe('😀');
+    expect(decodeTraceRequest(body, 'json', { maxAttributeValueLength: 1 }).spans[0]!.attributes.emoji).toBe('');
+    expect(decodeTraceRequest(body, 'json', { maxAttributeValueLength: 4 }).spans[0]!.attributes.emoji).toBe('😀😀');
+  });
+
+  it('nested arrays are stringified once (no re-escaping per level)', () => {
+    let value: Record<string, unknown> = { stringValue: 'leaf' };
+    for (let i = 0; i < 25; i++) value = { arrayValue: { values: [value] } };
+    const decoded = decodeTraceRequest(jsonRequest([jsonSpan({ attributes: [{ key: 'deep', value }] })]), 'json');
+    expect(decoded.spans[0]!.attributes.deep).toEqual(['['.repeat(24) + '"leaf"' + ']'.repeat(24)]);
+  });
+
   it('an attribute named __proto__ is an own property, not the prototype', () => {
     const body = jsonRequest([
       jsonSpan({ attributes: [{ key: '__proto__', value: { arrayValue: { values: [{ stringValue: 'x' }] } } }] }),
@@ -504,6 +519,23 @@ describe('protobuf: malformed spans and bodies', () => {
     expect(spans[1]).toMatchObject({ resource: {}, scopeName: '', statusCode: 0, statusMessage: '' });
   });
 
+  it('AnyValue nesting beyond protobufjs\'s recursion limit → OtlpDecodeError (no stack overflow)', () => {
+    // Written with protobufjs's Writer: fromObject/encode refuse such depth themselves.
+    const field = (n: number, bytes: Uint8Array): Uint8Array => protobuf.Writer.create().uint32((n << 3) | 2).bytes(bytes).finish();
+    const deepSpan = (levels: number): Uint8Array => {
+      let value = protobuf.Writer.create().uint32((1 << 3) | 2).string('leaf').finish(); // AnyValue.string_value
+      for (let i = 0; i < levels; i++) value = field(5, field(1, value)); // AnyValue.array_value.values[0]
+      const keyValue = Buffer.concat([protobuf.Writer.create().uint32((1 << 3) | 2).string('deep').finish(), field(2, value)]);
+      const spanBytes = Buffer.concat([Span.encode(Span.fromObject(pbSpan())).finish(), field(9, keyValue)]);
+      return field(1, field(2, field(2, spanBytes)));
+    };
+    expect(() => decodeTraceRequest(deepSpan(150), 'protobuf')).toThrow(OtlpDecodeError);
+    expect(() => decodeTraceRequest(deepSpan(150), 'protobuf')).toThrow(/max depth exceeded/);
+    // 40 levels is fine: the nested arrays come back as JSON text.
+    const ok = decodeTraceRequest(deepSpan(40), 'protobuf');
+    expect(ok.spans[0]!.attributes.deep).toEqual(['['.repeat(39) + '"leaf"' + ']'.repeat(39)]);
+  });
+
   it('an empty body is a valid empty request', () => {
     expect(decodeTraceRequest(new Uint8Array(0), 'protobuf')).toEqual({ spans: [], rejected: 0, errors: [] });
   });
@@ -550,5 +582,70 @@ describe('undecodable JSON bodies → OtlpDecodeError', () => {
 
   it('protobuf bytes sent as JSON → OtlpDecodeError', () => {
     expect(() => decodeTraceRequest(recordChatTrace().protobuf, 'json')).toThrow(OtlpDecodeError);
+  });
+});
+
+describe('JSON type-substitution fuzz: never anything but a result or OtlpDecodeError', () => {
+  const fixture = recordChatTrace();
+  const original: unknown = JSON.parse(Buffer.from(fixture.json).toString('utf8'));
+  const REPLACEMENTS: unknown[] = [
+    null, 0, -1, 1.5, '', 'x', 'zz', true, [], {}, [1], { a: 1 }, '12345678901234567890',
+    { stringValue: 1 }, { intValue: 'x' }, { arrayValue: 5 }, { kvlistValue: { values: [1] } }, [{}], [null],
+  ];
+
+  function paths(node: unknown, prefix: Array<string | number>, out: Array<Array<string | number>>): void {
+    out.push(prefix);
+    if (Array.isArray(node)) node.forEach((v, i) => paths(v, [...prefix, i], out));
+    else if (node && typeof node === 'object') for (const [k, v] of Object.entries(node)) paths(v, [...prefix, k], out);
+  }
+  const allPaths: Array<Array<string | number>> = [];
+  paths(original, [], allPaths);
+
+  it('1500 mutations', () => {
+    let seed = 42;
+    const random = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    const outcomes = { errors: 0, results: 0, rejections: 0 };
+    for (let i = 0; i < 1500; i++) {
+      const copy = structuredClone(original) as Record<string | number, unknown>;
+      const mutations = 1 + random(2);
+      for (let m = 0; m < mutations; m++) {
+        const path = allPaths[1 + random(allPaths.length - 1)]!;
+        let parent: Record<string | number, unknown> | undefined = copy;
+        for (const step of path.slice(0, -1)) parent = parent?.[step] as Record<string | number, unknown> | undefined;
+        if (parent && typeof parent === 'object') parent[path[path.length - 1]!] = REPLACEMENTS[random(REPLACEMENTS.length)];
+      }
+      let decoded: DecodedTraces;
+      try {
+        decoded = decodeTraceRequest(json(copy), 'json');
+      } catch (err) {
+        expect(err, `iteration ${i}`).toBeInstanceOf(OtlpDecodeError);
+        outcomes.errors++;
+        continue;
+      }
+      outcomes.results++;
+      if (decoded.rejected > 0) outcomes.rejections++;
+      expect(decoded.errors.length).toBeLessThanOrEqual(Math.min(decoded.rejected, MAX_REPORTED_ERRORS));
+      expect(decoded.errors.length > 0).toBe(decoded.rejected > 0);
+      for (const s of decoded.spans) {
+        expect(s.traceId).toMatch(/^[0-9a-f]{32}$/);
+        expect(s.spanId).toMatch(/^[0-9a-f]{16}$/);
+        expect(s.parentSpanId).toMatch(/^([0-9a-f]{16})?$/);
+        expect(typeof s.name).toBe('string');
+        expect(s.endUnixMicros).toBeGreaterThanOrEqual(s.startUnixMicros);
+        expect([0, 1, 2]).toContain(s.statusCode);
+        for (const attrs of [s.attributes, s.resource, ...s.events.map((e) => e.attributes)]) {
+          for (const v of Object.values(attrs ?? {}) as unknown[]) {
+            const ok = (x: unknown): boolean => ['string', 'number', 'boolean'].includes(typeof x);
+            expect(ok(v) || (Array.isArray(v) && v.every((x: unknown) => x === null || ok(x))), `iteration ${i}: ${String(v)}`).toBe(true);
+          }
+        }
+      }
+    }
+    expect(outcomes.errors).toBeGreaterThan(0);
+    expect(outcomes.rejections).toBeGreaterThan(100);
+    expect(outcomes.results).toBeGreaterThan(500);
   });
 });

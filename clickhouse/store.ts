@@ -1,0 +1,342 @@
+/**
+ * Where usage rows live: a ClickHouse server over HTTP(S), or an embedded ClickHouse engine
+ * (chDB) in a local directory. Both are driven through the same `@clickhouse/client` API;
+ * only the connection underneath differs.
+ *
+ * chDB facts this module is built on (chdb 3.4, engine 26.7, checked by hand and in the store tests):
+ * - A data directory can be open in one process at a time. A second process fails with
+ *   `Code: 76 ... Cannot lock file <dir>/status. Another server instance in same directory is
+ *   already running. (CANNOT_OPEN_FILE)`; `<dir>/status` holds `PID: <pid>` of the owner.
+ * - One process binds one data directory at a time. Several connections to the same directory
+ *   coexist (they share one engine); opening a different directory while one is open fails with
+ *   `chdb: only one active data directory per process; close the current session ...`.
+ *   Closing every connection to the first directory frees the process to open another one.
+ * - `clickhouse_settings` are applied as session `SET`s and stay set for later statements on the
+ *   same connection (and `USE db` persists the same way). An insert_deduplication_token leaking
+ *   into a later insert would silently drop it, so the embedded connection is wrapped to reset
+ *   every setting a previous call changed (see StickySettingsConnection).
+ */
+import { mkdirSync, readFileSync } from 'node:fs';
+import { resolve as resolvePath, join } from 'node:path';
+import { diag } from '@opentelemetry/api';
+import { createClient } from '@clickhouse/client';
+import type { ClickHouseClient, ClickHouseClientConfigOptions, ClickHouseSettings } from '@clickhouse/client';
+
+export const DEFAULT_STORE = './.genai-ledger';
+export const DEFAULT_DATABASE = 'genai_ledger';
+
+export type Store =
+  | { kind: 'http'; url: URL; database: string }
+  | { kind: 'embedded'; path: string };
+
+export interface StoreClientOptions {
+  /** Overrides the database named by the store (default: the URL path, else 'genai_ledger'). */
+  database?: string;
+  /** Create the database if missing. Default true. Over HTTP this is one `CREATE DATABASE IF NOT
+   *  EXISTS` through a short-lived client bound to `default` (the server refuses requests naming
+   *  a missing database); a refusal by the server (read-only user, no grant) is ignored, since the
+   *  database may well exist; an unreachable server throws StoreError('STORE_UNAVAILABLE'). */
+  ensureDatabase?: boolean;
+  /** Settings sent with every query. */
+  clickhouse_settings?: ClickHouseSettings;
+  /** HTTP request timeout (ms). Default: the client's (300 s). */
+  request_timeout?: number;
+  /** Application name reported to the server. */
+  application?: string;
+}
+
+/** Base class of the errors this module throws; messages never contain passwords. */
+export class StoreError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StoreError';
+    this.code = code;
+  }
+}
+
+/** The embedded store directory is held by another process (chDB allows one per directory). */
+export class StoreLockedError extends StoreError {
+  readonly path: string;
+  readonly pid: number | undefined;
+  constructor(path: string, pid: number | undefined, options?: { cause?: unknown }) {
+    super(
+      'STORE_LOCKED',
+      `the embedded store ${path} is open in another process (${pid === undefined ? 'pid unknown' : `pid ${pid}`}); ` +
+        'stop it or query through the collector',
+      options,
+    );
+    this.name = 'StoreLockedError';
+    this.path = path;
+    this.pid = pid;
+  }
+}
+
+const DATABASE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** `http(s)://user:pass@host:8123/db` → http store; anything else → an embedded store directory. */
+export function parseStore(value: string): Store {
+  const trimmed = value.trim();
+  if (/^https?:\/\//i.test(trimmed)) {
+    let url: URL;
+    try {
+      url = new URL(trimmed);
+    } catch (err) {
+      throw new StoreError('STORE_INVALID', `invalid ClickHouse URL ${redactUrlString(trimmed)}`, { cause: err });
+    }
+    const path = decodeURIComponent(url.pathname.replace(/^\/+|\/+$/g, ''));
+    const database = path === '' ? (url.searchParams.get('database') ?? DEFAULT_DATABASE) : path;
+    if (!DATABASE_NAME.test(database)) {
+      throw new StoreError('STORE_INVALID', `invalid database name ${JSON.stringify(database)} in ${redactUrl(url)}`);
+    }
+    return { kind: 'http', url, database };
+  }
+  if (trimmed === '') throw new StoreError('STORE_INVALID', 'empty store location');
+  return { kind: 'embedded', path: resolvePath(trimmed) };
+}
+
+/** The store location from a CLI flag, else GENAI_LEDGER_STORE, else CLICKHOUSE_URL, else './.genai-ledger'. */
+export function resolveStoreOption(flag?: string, env: NodeJS.ProcessEnv = process.env): string {
+  for (const candidate of [flag, env.GENAI_LEDGER_STORE, env.CLICKHOUSE_URL]) {
+    if (candidate !== undefined && candidate.trim() !== '') return candidate.trim();
+  }
+  return DEFAULT_STORE;
+}
+
+/** The URL with its password replaced by `***` (username kept). */
+export function redactUrl(url: URL): string {
+  if (url.password === '') return url.toString();
+  const copy = new URL(url.toString());
+  copy.password = '***';
+  return copy.toString();
+}
+
+function redactUrlString(value: string): string {
+  return value.replace(/(\/\/[^:/@]*:)[^@/]*@/, '$1***@');
+}
+
+/** A log-safe description of a store. */
+export function describeStore(store: Store): string {
+  return store.kind === 'http' ? redactUrl(store.url) : store.path;
+}
+
+/** Removes every occurrence of the store's password from an error message. */
+function scrub(message: string, store: Store): string {
+  if (store.kind !== 'http') return message;
+  let out = message;
+  for (const secret of new Set([store.url.password, safeDecode(store.url.password)])) {
+    if (secret.length >= 1) out = out.split(secret).join('***');
+  }
+  return out;
+}
+
+function safeDecode(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
+}
+
+/** The database a store client works in. */
+export function storeDatabase(store: Store, options: StoreClientOptions = {}): string {
+  const database = options.database ?? (store.kind === 'http' ? store.database : DEFAULT_DATABASE);
+  if (!DATABASE_NAME.test(database)) throw new StoreError('STORE_INVALID', `invalid database name ${JSON.stringify(database)}`);
+  return database;
+}
+
+/**
+ * A `@clickhouse/client` client for the store, with its default database set (created if
+ * missing for embedded stores). Embedded: throws StoreLockedError when another process holds
+ * the directory, StoreError('STORE_BUSY') when this process already holds another directory.
+ */
+export async function createStoreClient(store: Store, options: StoreClientOptions = {}): Promise<ClickHouseClient> {
+  const database = storeDatabase(store, options);
+  const common: ClickHouseClientConfigOptions = {
+    application: options.application ?? 'genai-ledger',
+    ...(options.clickhouse_settings ? { clickhouse_settings: options.clickhouse_settings } : {}),
+    ...(options.request_timeout !== undefined ? { request_timeout: options.request_timeout } : {}),
+  };
+  if (store.kind === 'http') {
+    const base = new URL(store.url.toString());
+    const username = safeDecode(base.username) || 'default';
+    const password = safeDecode(base.password);
+    base.username = '';
+    base.password = '';
+    base.pathname = '/';
+    base.search = '';
+    const connect = (db: string): ClickHouseClient =>
+      createClient({ ...common, url: base.toString(), username, password, database: db });
+    if (options.ensureDatabase !== false) {
+      const admin = connect('default');
+      try {
+        await admin.command({ query: `CREATE DATABASE IF NOT EXISTS ${database}` });
+      } catch (err) {
+        const message = scrub(errorMessage(err), store);
+        if (!hasClickHouseCode(err)) {
+          throw new StoreError('STORE_UNAVAILABLE', `cannot reach ClickHouse at ${redactUrl(store.url)}: ${message}`);
+        }
+        diag.debug(`genai-ledger: CREATE DATABASE ${database} refused (${message}); assuming it exists`);
+      } finally {
+        await admin.close().catch(() => undefined);
+      }
+    }
+    return connect(database);
+  }
+
+  const connection = await openEmbeddedConnection(store.path);
+  const client = createClient({ ...common, connection });
+  try {
+    if (options.ensureDatabase !== false) {
+      await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${database}` });
+    }
+    // chDB ignores the client's `database` option; USE sticks to the connection instead.
+    await client.command({ query: `USE ${database}` });
+  } catch (err) {
+    await client.close().catch(() => undefined);
+    throw new StoreError('STORE_UNAVAILABLE', `cannot open database ${database} in ${store.path}: ${errorMessage(err)}`, { cause: err });
+  }
+  return client;
+}
+
+function hasClickHouseCode(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^\d+$/.test(code);
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+type ClientConnection = NonNullable<ClickHouseClientConfigOptions['connection']>;
+
+async function openEmbeddedConnection(path: string): Promise<ClientConnection> {
+  mkdirSync(path, { recursive: true });
+  // Imported lazily: HTTP-only deployments never load the native engine.
+  const { createChdbConnection } = await import('chdb/connection');
+  let inner: ClientConnection;
+  try {
+    inner = createChdbConnection({ path }) as unknown as ClientConnection;
+  } catch (err) {
+    throw translateOpenError(err, path);
+  }
+  return new StickySettingsConnection(inner);
+}
+
+function translateOpenError(err: unknown, path: string): StoreError {
+  const texts: string[] = [];
+  for (let e: unknown = err, depth = 0; e !== undefined && e !== null && depth < 5; depth++) {
+    texts.push(errorMessage(e));
+    e = e instanceof Error ? e.cause : undefined;
+  }
+  const text = texts.join('\n');
+  // The engine's own words ("Cannot lock file <dir>/status. Another server instance in same
+  // directory is already running.") reach the error only sometimes (chDB may print them to stderr
+  // and throw a bare "Failed to create connection"), so a live foreign pid in <dir>/status counts too.
+  const owner = readLockOwner(path);
+  const foreignOwner = owner !== undefined && owner !== process.pid && isAlive(owner);
+  if (/Cannot lock file|Another server instance in same directory/i.test(text) || (foreignOwner && !/only one active data directory/i.test(text))) {
+    return new StoreLockedError(path, owner, { cause: err });
+  }
+  const other = /only one active data directory per process.*?path='([^']*)'/is.exec(text);
+  if (other) {
+    return new StoreError(
+      'STORE_BUSY',
+      `cannot open the embedded store ${path}: this process already has ${other[1]} open, and the embedded engine ` +
+        'binds one data directory per process; close every client of it first',
+      { cause: err },
+    );
+  }
+  return new StoreError('STORE_UNAVAILABLE', `cannot open the embedded store ${path}: ${text}`, { cause: err });
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The pid in `<dir>/status` (`PID: 1234`), written by the engine that holds the directory. */
+function readLockOwner(path: string): number | undefined {
+  try {
+    const match = /^PID:\s*(\d+)/m.exec(readFileSync(join(path, 'status'), 'utf8'));
+    return match ? Number(match[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Settings chDB's connection consumes itself instead of issuing `SET` (never sticky). */
+const NOT_SET_BY_CHDB = new Set([
+  'default_format',
+  'wait_end_of_query',
+  'send_progress_in_http_headers',
+  'http_response_buffer_size',
+  'http_headers_progress_interval_ms',
+  'http_send_progress_interval_ms',
+  'enable_http_compression',
+  'http_zlib_compression_level',
+  'http_response_compression_method',
+  'http_native_compression_disable_checksumming_on_decompress',
+]);
+
+/**
+ * Gives the embedded connection per-query settings, like HTTP: chDB applies
+ * `clickhouse_settings` as session `SET`s, which persist. Before each statement, every setting
+ * an earlier call set and this call does not is reset with `SET name = DEFAULT`, in the same
+ * multi-statement call. Calls are serialized so that session state is never interleaved
+ * (a chDB connection runs one statement at a time anyway).
+ */
+class StickySettingsConnection implements ClientConnection {
+  readonly #inner: ClientConnection;
+  readonly #dirty = new Set<string>();
+  #tail: Promise<unknown> = Promise.resolve();
+
+  constructor(inner: ClientConnection) {
+    this.#inner = inner;
+  }
+
+  #prepare<P extends { query: string; clickhouse_settings?: ClickHouseSettings }>(params: P): P {
+    const settings = (params.clickhouse_settings ?? {}) as Record<string, unknown>;
+    const resets: string[] = [];
+    for (const name of this.#dirty) {
+      if (settings[name] === undefined) {
+        resets.push(`SET ${name} = DEFAULT`);
+        this.#dirty.delete(name);
+      }
+    }
+    for (const [name, value] of Object.entries(settings)) {
+      if (value !== undefined && !NOT_SET_BY_CHDB.has(name)) this.#dirty.add(name);
+    }
+    if (resets.length === 0) return params;
+    return { ...params, query: `${resets.join('; ')}; ${params.query}` };
+  }
+
+  #serial<T>(run: () => Promise<T>): Promise<T> {
+    const result = this.#tail.then(run, run);
+    this.#tail = result.catch(() => undefined);
+    return result;
+  }
+
+  ping(params: Parameters<ClientConnection['ping']>[0]): ReturnType<ClientConnection['ping']> {
+    return this.#serial(() => this.#inner.ping(params));
+  }
+  query(params: Parameters<ClientConnection['query']>[0]): ReturnType<ClientConnection['query']> {
+    return this.#serial(() => this.#inner.query(this.#prepare(params)));
+  }
+  insert(params: Parameters<ClientConnection['insert']>[0]): ReturnType<ClientConnection['insert']> {
+    return this.#serial(() => this.#inner.insert(this.#prepare(params)));
+  }
+  command(params: Parameters<ClientConnection['command']>[0]): ReturnType<ClientConnection['command']> {
+    return this.#serial(() => this.#inner.command(this.#prepare(params)));
+  }
+  exec(params: Parameters<ClientConnection['exec']>[0]): ReturnType<ClientConnection['exec']> {
+    return this.#serial(() => this.#inner.exec(this.#prepare(params)));
+  }
+  close(): Promise<void> {
+    return this.#serial(() => this.#inner.close());
+  }
+}

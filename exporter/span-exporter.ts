@@ -1,0 +1,104 @@
+import { context, diag } from '@opentelemetry/api';
+import { ExportResultCode, suppressTracing, type ExportResult } from '@opentelemetry/core';
+import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { Ledger, type LedgerOptions, type LedgerStats } from './ledger.js';
+import { fromReadableSpan } from './readable-span.js';
+
+export interface GenAiLedgerExporterOptions extends LedgerOptions {
+  /** Spans held while the store opens (prices load, migrations run); more are dropped and counted. Default 10 000. */
+  maxPendingSpans?: number;
+}
+
+export const DEFAULT_MAX_PENDING_SPANS = 10_000;
+
+export interface ExporterStats extends LedgerStats {
+  /** Spans dropped before the store was open (pending buffer full, or the store failed to open). */
+  spansDroppedBeforeOpen: number;
+}
+
+/**
+ * An OTel `SpanExporter` that writes one usage row per AI call to ClickHouse. `export()` maps and
+ * enqueues, then reports success at once: ClickHouse's speed never reaches the app, and nothing
+ * throws into it. The ledger's own I/O runs with tracing suppressed, so it makes no spans.
+ */
+export class GenAiLedgerExporter implements SpanExporter {
+  private ledger: Ledger | undefined;
+  private readonly opening: Promise<Ledger | undefined>;
+  private pending: ReadableSpan[][] = [];
+  private pendingCount = 0;
+  private droppedBeforeOpen = 0;
+  private readonly maxPending: number;
+  private stopped = false;
+
+  constructor(options: GenAiLedgerExporterOptions = {}) {
+    this.maxPending = options.maxPendingSpans ?? DEFAULT_MAX_PENDING_SPANS;
+    this.opening = context.with(suppressTracing(context.active()), () => Ledger.open(options)).then(
+      (ledger) => {
+        this.ledger = ledger;
+        for (const batch of this.pending) this.ingest(batch);
+        this.pending = [];
+        this.pendingCount = 0;
+        return ledger;
+      },
+      (error: unknown) => {
+        diag.error(`genai-ledger: cannot open the store, AI usage is not recorded: ${(error as Error).message}`);
+        this.droppedBeforeOpen += this.pendingCount;
+        this.pending = [];
+        this.pendingCount = 0;
+        return undefined;
+      },
+    );
+  }
+
+  export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
+    if (this.stopped) {
+      resultCallback({ code: ExportResultCode.FAILED, error: new Error('genai-ledger exporter is shut down') });
+      return;
+    }
+    try {
+      if (this.ledger) this.ingest(spans);
+      else this.hold(spans);
+    } catch (error) {
+      diag.warn(`genai-ledger: export failed: ${(error as Error).message}`);
+    }
+    resultCallback({ code: ExportResultCode.SUCCESS });
+  }
+
+  async forceFlush(): Promise<void> {
+    const ledger = await this.opening;
+    await ledger?.flush();
+  }
+
+  async shutdown(): Promise<void> {
+    this.stopped = true;
+    const ledger = await this.opening;
+    await ledger?.close();
+  }
+
+  /** Self-metrics: what was received, mapped, written, retried and dropped. */
+  stats(): ExporterStats | undefined {
+    return this.ledger && { ...this.ledger.stats, spansDroppedBeforeOpen: this.droppedBeforeOpen };
+  }
+
+  /** Resolves once the store is open (false when it failed to open). */
+  async ready(): Promise<boolean> {
+    return (await this.opening) !== undefined;
+  }
+
+  private ingest(spans: ReadableSpan[]): void {
+    context.with(suppressTracing(context.active()), () => {
+      const result = this.ledger!.ingest(spans.map(fromReadableSpan));
+      if (result.malformed > 0) diag.warn(`genai-ledger: skipped ${result.malformed} malformed span(s): ${result.errors[0]}`);
+    });
+  }
+
+  private hold(spans: ReadableSpan[]): void {
+    const room = this.maxPending - this.pendingCount;
+    const kept = spans.length <= room ? spans : spans.slice(0, Math.max(0, room));
+    this.droppedBeforeOpen += spans.length - kept.length;
+    if (kept.length > 0) {
+      this.pending.push(kept);
+      this.pendingCount += kept.length;
+    }
+  }
+}

@@ -1,0 +1,110 @@
+import { diag, metrics } from '@opentelemetry/api';
+import { registerInstrumentations, type Instrumentation } from '@opentelemetry/instrumentation';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { BatchSpanProcessor, type BufferConfig, type SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
+import { GenAiLedgerExporter, type GenAiLedgerExporterOptions } from '../exporter/span-exporter.js';
+import { UsageContextSpanProcessor } from './usage-context.js';
+
+export interface RegisterOptions extends GenAiLedgerExporterOptions {
+  /** `service.name` of the resource. Default: OTEL_SERVICE_NAME, else 'unknown_service'. */
+  serviceName?: string;
+  /** `deployment.environment.name`. Default: GENAI_LEDGER_ENVIRONMENT or NODE_ENV. */
+  environment?: string;
+  /**
+   * Also send every span to an OTLP/HTTP endpoint (your tracing backend): true for the standard
+   * OTEL_EXPORTER_OTLP_* settings, or the traces URL. Needs @opentelemetry/exporter-trace-otlp-proto.
+   */
+  otlp?: boolean | string;
+  /** Instrumentations to enable. Default 'auto': the installed GenAI instrumentations (one per SDK). */
+  instrumentations?: 'auto' | Instrumentation[];
+  /** BatchSpanProcessor settings for the ledger exporter. */
+  batch?: BufferConfig;
+}
+
+export interface Registration {
+  provider: NodeTracerProvider;
+  exporter: GenAiLedgerExporter;
+  instrumentations: string[];
+  /** Writes everything recorded so far to the store (the SDK's forceFlush alone does not). */
+  flush(): Promise<void>;
+  /** Flushes and stops everything; call it before the process exits. */
+  shutdown(): Promise<void>;
+}
+
+/**
+ * OpenAI instrumentations in order of preference. Only the first installed one is enabled: two
+ * would record every call twice. The `ai` SDK needs none (it uses the global tracer provider).
+ * OpenLLMetry's Anthropic instrumentation is left out of 'auto': with @anthropic-ai/sdk 1.x its
+ * module hook makes `require('@anthropic-ai/sdk')` throw (see test/fixtures/captured/README.md).
+ */
+const AUTO_OPENAI = [
+  ['@opentelemetry/instrumentation-openai', 'OpenAIInstrumentation'],
+  ['@arizeai/openinference-instrumentation-openai', 'OpenAIInstrumentation'],
+  ['@traceloop/instrumentation-openai', 'OpenAIInstrumentation'],
+] as const;
+
+/**
+ * Sets up the OTel Node SDK for AI spend: a global tracer provider whose spans go to the ledger
+ * (and optionally to OTLP), attribution from `withUsageContext`, and the GenAI instrumentations.
+ * Call it before the app imports the AI SDKs, so module hooks can patch them.
+ */
+export async function register(options: RegisterOptions = {}): Promise<Registration> {
+  const exporter = new GenAiLedgerExporter(options);
+  const processors = [new UsageContextSpanProcessor(), new BatchSpanProcessor(exporter, options.batch)];
+  if (options.otlp) processors.push(new BatchSpanProcessor(await otlpExporter(options.otlp)));
+
+  const environment = options.environment ?? process.env.GENAI_LEDGER_ENVIRONMENT ?? process.env.NODE_ENV;
+  const provider = new NodeTracerProvider({
+    resource: resourceFromAttributes({
+      'service.name': options.serviceName ?? process.env.OTEL_SERVICE_NAME ?? 'unknown_service',
+      ...(environment ? { 'deployment.environment.name': environment } : {}),
+    }),
+    spanProcessors: processors,
+  });
+  provider.register();
+
+  const instrumentations = options.instrumentations === undefined || options.instrumentations === 'auto'
+    ? await installedInstrumentations()
+    : options.instrumentations;
+  const unregister = registerInstrumentations({
+    instrumentations, tracerProvider: provider, meterProvider: metrics.getMeterProvider(),
+  });
+  return {
+    provider,
+    exporter,
+    instrumentations: instrumentations.map((i) => i.instrumentationName),
+    async flush() {
+      await provider.forceFlush();
+      await exporter.forceFlush();
+    },
+    async shutdown() {
+      unregister();
+      await provider.shutdown();
+    },
+  };
+}
+
+async function installedInstrumentations(): Promise<Instrumentation[]> {
+  for (const [pkg, name] of AUTO_OPENAI) {
+    try {
+      const module = (await import(pkg)) as Record<string, new () => Instrumentation>;
+      return [new module[name]!()];
+    } catch {
+      // not installed: try the next one
+    }
+  }
+  diag.info('genai-ledger: no OpenAI instrumentation installed; only the ai SDK and recordUsage() spans are recorded');
+  return [];
+}
+
+async function otlpExporter(otlp: true | string): Promise<SpanExporter> {
+  const pkg = '@opentelemetry/exporter-trace-otlp-proto';
+  let module: { OTLPTraceExporter: new (config?: { url?: string }) => SpanExporter };
+  try {
+    module = await import(pkg);
+  } catch {
+    throw new Error(`register({ otlp }) needs ${pkg}: npm install ${pkg}`);
+  }
+  return new module.OTLPTraceExporter(typeof otlp === 'string' ? { url: otlp } : {});
+}

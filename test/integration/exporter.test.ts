@@ -1,0 +1,172 @@
+/**
+ * In-process path end to end: the real OTel Node SDK, the real `openai` SDK and
+ * @opentelemetry/instrumentation-openai against the fake provider, through
+ * BatchSpanProcessor(GenAiLedgerExporter) into the embedded ClickHouse.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { trace } from '@opentelemetry/api';
+import { ExportResultCode } from '@opentelemetry/core';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { BatchSpanProcessor, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
+import type { ClickHouseClient } from '@clickhouse/client';
+import { refreshRollups } from '../../clickhouse/migrate.js';
+import { runReport } from '../../clickhouse/report.js';
+import { GenAiLedgerExporter } from '../../exporter/span-exporter.js';
+import { recordUsage } from '../../instrumentation/record-usage.js';
+import { UsageContextSpanProcessor, withUsageContext } from '../../instrumentation/usage-context.js';
+import { installInstrumentation, openaiClient } from '../support/capture.js';
+import { startFakeProvider, type FakeProvider } from '../support/fake-provider.js';
+import { ensureContextManager } from '../support/otel-context.js';
+import { openTestStore, queryOne, type TestStore } from '../support/store.js';
+
+let fake: FakeProvider;
+let store: TestStore;
+const DAY_MS = 86_400_000;
+
+beforeAll(async () => {
+  ensureContextManager();
+  fake = await startFakeProvider();
+  store = await openTestStore();
+});
+afterAll(async () => {
+  await fake.close();
+  await store.close();
+});
+
+function totals(client: ClickHouseClient, relation: string) {
+  return queryOne<{ calls: string; cost: string; input: string }>(client,
+    `SELECT toString(sum(calls)) AS calls, toString(sum(cost)) AS cost, toString(sum(input)) AS input FROM (
+       SELECT ${relation === 'ai_usage_exact' ? 'count()' : 'sum(calls)'} AS calls,
+              ${relation === 'ai_usage_exact' ? 'sumOrDefault(cost_usd)' : 'sum(cost_usd)'} AS cost,
+              sum(input_tokens) AS input
+       FROM genai_ledger.${relation})`);
+}
+
+describe('GenAiLedgerExporter with the real SDK and instrumentation', () => {
+  const captured = new InMemorySpanExporter();
+  let exporter: GenAiLedgerExporter;
+  let provider: NodeTracerProvider;
+
+  it('writes one exact row per AI call, attributed through withUsageContext', async () => {
+    exporter = new GenAiLedgerExporter({ client: store.client, database: store.database });
+    provider = new NodeTracerProvider({
+      resource: resourceFromAttributes({ 'service.name': 'support-api', 'deployment.environment.name': 'prod' }),
+      spanProcessors: [
+        new UsageContextSpanProcessor(),
+        new BatchSpanProcessor(exporter, { scheduledDelayMillis: 20 }),
+        new SimpleSpanProcessor(captured),
+      ],
+    });
+    trace.setGlobalTracerProvider(provider);
+    const uninstall = await installInstrumentation('otel-openai', provider, { notes: [] });
+    const openai = openaiClient({ url: fake.url });
+    try {
+      await withUsageContext({ orgId: 'acme', userId: 'u1', feature: 'support-bot' }, async () => {
+        for (let i = 0; i < 3; i++) {
+          await openai.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] });
+        }
+        await withUsageContext({ feature: 'search', conversationId: 'c-9' }, () =>
+          openai.embeddings.create({ model: 'text-embedding-3-small', input: 'hello' }));
+      });
+      // A credit-billed call no instrumentation covers, priced by nothing yet: kept, unpriced.
+      recordUsage({ provider: 'firecrawl', model: 'scrape', operation: 'scrape', units: { credits: 5 }, orgId: 'globex', durationMs: 120 });
+    } finally {
+      uninstall();
+    }
+    // BatchSpanProcessor.forceFlush() hands spans to the exporter but does not flush it.
+    await provider.forceFlush();
+    await exporter.forceFlush();
+
+    const rows = await store.client.query({
+      query: `SELECT org_id, user_id, feature, conversation_id, operation, request_model, input_tokens, output_tokens,
+                     toString(cost_usd) AS cost, usage_details FROM genai_ledger.ai_usage_exact ORDER BY operation, feature`,
+      format: 'JSONEachRow',
+    }).then((r) => r.json<Record<string, unknown>>());
+    expect(rows).toEqual([
+      ...Array(3).fill({ org_id: 'acme', user_id: 'u1', feature: 'support-bot', conversation_id: '', operation: 'chat', request_model: 'gpt-4o', input_tokens: 1200, output_tokens: 300, cost: '0.006', usage_details: {} }),
+      { org_id: 'acme', user_id: 'u1', feature: 'search', conversation_id: 'c-9', operation: 'embeddings', request_model: 'text-embedding-3-small', input_tokens: 50, output_tokens: 0, cost: '0.000001', usage_details: {} },
+      { org_id: 'globex', user_id: '', feature: '', conversation_id: '', operation: 'scrape', request_model: 'scrape', input_tokens: 0, output_tokens: 0, cost: null, usage_details: { credits: 5 } },
+    ]);
+    expect(exporter.stats()).toMatchObject({ rowsMapped: 5, rowsUnpriced: 1, spansMalformed: 0, droppedRows: 0, writtenRows: 5 });
+  });
+
+  it('counts a span delivered twice once: in ai_usage_exact, the rollups and report', async () => {
+    const spans = captured.getFinishedSpans();
+    expect(spans).toHaveLength(5);
+    const before = await totals(store.client, 'ai_usage_exact');
+    expect(before).toEqual({ calls: '5', cost: '0.018001', input: '3650' });
+
+    // The app retries its export; a replay arrives again in a different batch.
+    for (const batch of [spans, spans.slice(0, 2), spans.slice(3)]) {
+      const result = await new Promise<number>((resolve) => exporter.export(batch as ReadableSpan[], (r) => resolve(r.code)));
+      expect(result).toBe(ExportResultCode.SUCCESS);
+    }
+    await exporter.forceFlush();
+    expect(exporter.stats()?.writtenRows).toBe(5 + 5 + 2 + 2);
+
+    expect(await totals(store.client, 'ai_usage_exact')).toEqual(before);
+    await refreshRollups(store.client, { database: 'genai_ledger' });
+    expect(await totals(store.client, 'ai_usage_hourly_exact')).toEqual(before);
+    expect(await totals(store.client, 'ai_usage_daily_exact')).toEqual(before);
+
+    const now = Date.now();
+    const report = await runReport(store.client, { by: ['org_id'], fromMs: now - DAY_MS, toMs: now + DAY_MS, database: 'genai_ledger' });
+    expect(report.map((r) => [r.org_id, r.calls, r.input_tokens, r.cost_usd])).toEqual([
+      ['acme', 4, 3650, '0.018001'],
+      ['globex', 1, 0, '0'],
+    ]);
+  });
+
+  it('flushes everything on shutdown', async () => {
+    const tracer = provider.getTracer('hand-made');
+    for (let i = 0; i < 25; i++) {
+      tracer.startSpan('chat gpt-4o-mini', { attributes: {
+        'gen_ai.operation.name': 'chat', 'gen_ai.provider.name': 'openai', 'gen_ai.request.model': 'gpt-4o-mini',
+        'gen_ai.usage.input_tokens': 1000, 'gen_ai.usage.output_tokens': 100, 'tenant.id': 'shutdown-co',
+      } }).end();
+    }
+    await provider.shutdown();
+    const row = await queryOne<{ n: string; cost: string }>(store.client,
+      "SELECT toString(count()) AS n, toString(sum(cost_usd)) AS cost FROM genai_ledger.ai_usage_exact WHERE org_id = 'shutdown-co'");
+    // 25 × (1000 × 0.15 + 100 × 0.6) per Mtok
+    expect(row).toEqual({ n: '25', cost: '0.00525' });
+    const late = await new Promise<number>((resolve) => exporter.export([], (r) => resolve(r.code)));
+    expect(late).toBe(ExportResultCode.FAILED);
+  });
+});
+
+describe('when ClickHouse is unreachable', () => {
+  it('never throws into the app and keeps its calls fast; drops are counted', async () => {
+    // A fault-injecting connection: every insert hangs until the writer's timeout aborts it.
+    const hanging = {
+      exec: ({ abort_signal }: { abort_signal: AbortSignal }) => new Promise((_, reject) => {
+        abort_signal.addEventListener('abort', () => reject(new Error('Timeout error.')));
+      }),
+      close: async () => undefined,
+    } as unknown as ClickHouseClient;
+    const exporter = new GenAiLedgerExporter({
+      client: hanging, migrate: false,
+      writer: { insertTimeoutMs: 50, retry: { maxAttempts: 2, initialBackoffMs: 5, maxBackoffMs: 10 }, flushIntervalMs: 10 },
+    });
+    const provider = new NodeTracerProvider({ spanProcessors: [new BatchSpanProcessor(exporter, { scheduledDelayMillis: 5 })] });
+    const uninstall = await installInstrumentation('otel-openai', provider, { notes: [] });
+    const openai = openaiClient({ url: fake.url });
+    const latencies: number[] = [];
+    try {
+      for (let i = 0; i < 20; i++) {
+        const start = performance.now();
+        await openai.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] });
+        latencies.push(performance.now() - start);
+        await new Promise((r) => setTimeout(r, 10)); // let the processor export between calls
+      }
+    } finally {
+      uninstall();
+    }
+    await provider.shutdown();
+    // Each call is a loopback round trip; a call waiting on ClickHouse would take ≥ 50 ms.
+    latencies.sort((a, b) => a - b);
+    expect(latencies[Math.floor(latencies.length / 2)]).toBeLessThan(50);
+    expect(exporter.stats()).toMatchObject({ rowsMapped: 20, writtenRows: 0, droppedRows: 20 });
+  });
+});
