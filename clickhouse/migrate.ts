@@ -33,7 +33,7 @@ export const DEFAULT_WATERMARK_LAG_SECONDS = 300;
 export interface RenderedMigration {
   version: number;
   name: string;
-  /** sha256 of the template file, recorded when applied. */
+  /** sha256 of the template's statements (comments excluded), recorded when applied. */
   checksum: string;
   statements: string[];
 }
@@ -121,11 +121,15 @@ function placeholders(options: MigrationOptions): Record<string, string> {
   };
 }
 
-/** Splits a template into statements (`;` at the end of a line), drops comment lines, applies
- *  `-- @cluster-only` and fills `{{name}}` placeholders. */
-export function renderTemplate(text: string, options: MigrationOptions): string[] {
-  const values = placeholders(options);
-  const statements: string[] = [];
+interface TemplateStatement {
+  /** SQL with `{{placeholders}}`, comment lines removed. */
+  sql: string;
+  clusterOnly: boolean;
+}
+
+/** Splits a template into statements (`;` at the end of a line) and drops comment lines. */
+function splitTemplate(text: string): TemplateStatement[] {
+  const statements: TemplateStatement[] = [];
   for (const chunk of text.split(/;[ \t]*(?:\r?\n|$)/)) {
     const lines = chunk.split(/\r?\n/);
     const clusterOnly = lines.some((line) => line.trim() === '-- @cluster-only');
@@ -133,17 +137,28 @@ export function renderTemplate(text: string, options: MigrationOptions): string[
       .filter((line) => !/^\s*--/.test(line) && line.trim() !== '')
       .join('\n')
       .trim();
-    if (sql === '') continue;
-    if (clusterOnly && !options.cluster) continue;
-    statements.push(
-      sql.replace(/\{\{\s*([a-z_]+)\s*\}\}/g, (_, key: string) => {
+    if (sql !== '') statements.push({ sql, clusterOnly });
+  }
+  return statements;
+}
+
+/** Renders a template: applies `-- @cluster-only` and fills `{{name}}` placeholders. */
+export function renderTemplate(text: string, options: MigrationOptions): string[] {
+  const values = placeholders(options);
+  return splitTemplate(text)
+    .filter((statement) => !statement.clusterOnly || options.cluster)
+    .map((statement) =>
+      statement.sql.replace(/\{\{\s*([a-z_]+)\s*\}\}/g, (_, key: string) => {
         const value = values[key];
         if (value === undefined) throw new Error(`unknown migration placeholder {{${key}}}`);
         return value;
       }),
     );
-  }
-  return statements;
+}
+
+/** sha256 of a template's statements: edits to comments and blank lines do not change it. */
+export function templateChecksum(text: string): string {
+  return createHash('sha256').update(JSON.stringify(splitTemplate(text))).digest('hex');
 }
 
 /** The migrations as SQL statements for these options, without touching a server. */
@@ -152,7 +167,7 @@ export function renderMigrations(options: MigrationOptions): RenderedMigration[]
   return loadTemplates().map((t) => ({
     version: t.version,
     name: t.name,
-    checksum: createHash('sha256').update(t.text).digest('hex'),
+    checksum: templateChecksum(t.text),
     statements: renderTemplate(t.text, options),
   }));
 }

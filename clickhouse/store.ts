@@ -6,7 +6,9 @@
  * chDB facts this module is built on (chdb 3.4, engine 26.7, checked by hand and in the store tests):
  * - A data directory can be open in one process at a time. A second process fails with
  *   `Code: 76 ... Cannot lock file <dir>/status. Another server instance in same directory is
- *   already running. (CANNOT_OPEN_FILE)`; `<dir>/status` holds `PID: <pid>` of the owner.
+ *   already running. (CANNOT_OPEN_FILE)` (printed to stderr by libchdb; the thrown error often
+ *   only says `Failed to create connection for path '<dir>'`); `<dir>/status` holds
+ *   `PID: <pid>` of the owner while it runs, so a live foreign pid there identifies the lock.
  * - One process binds one data directory at a time. Several connections to the same directory
  *   coexist (they share one engine); opening a different directory while one is open fails with
  *   `chdb: only one active data directory per process; close the current session ...`.
@@ -15,6 +17,8 @@
  *   same connection (and `USE db` persists the same way). An insert_deduplication_token leaking
  *   into a later insert would silently drop it, so the embedded connection is wrapped to reset
  *   every setting a previous call changed (see StickySettingsConnection).
+ * - chDB's `default` database has the Overlay engine; databases created here are Atomic, which
+ *   refreshable materialized views (the rollups) require.
  */
 import { mkdirSync, readFileSync } from 'node:fs';
 import { resolve as resolvePath, join } from 'node:path';
@@ -146,14 +150,19 @@ export function storeDatabase(store: Store, options: StoreClientOptions = {}): s
 }
 
 /**
- * A `@clickhouse/client` client for the store, with its default database set (created if
- * missing for embedded stores). Embedded: throws StoreLockedError when another process holds
+ * A `@clickhouse/client` client for the store, its default database set and (unless
+ * `ensureDatabase: false`) created if missing. The same client API either way; only the
+ * connection underneath differs. Embedded: throws StoreLockedError when another process holds
  * the directory, StoreError('STORE_BUSY') when this process already holds another directory.
+ * HTTP: throws StoreError('STORE_UNAVAILABLE') when the server cannot be reached. Error messages
+ * and the client's log lines (routed to OTel diag) never contain the password.
  */
 export async function createStoreClient(store: Store, options: StoreClientOptions = {}): Promise<ClickHouseClient> {
   const database = storeDatabase(store, options);
   const common: ClickHouseClientConfigOptions = {
     application: options.application ?? 'genai-ledger',
+    // The client's own log lines go to OTel diag (scrubbed), never to the console.
+    log: { LoggerClass: diagLoggerFor(store) },
     ...(options.clickhouse_settings ? { clickhouse_settings: options.clickhouse_settings } : {}),
     ...(options.request_timeout !== undefined ? { request_timeout: options.request_timeout } : {}),
   };
@@ -197,6 +206,43 @@ export async function createStoreClient(store: Store, options: StoreClientOption
     throw new StoreError('STORE_UNAVAILABLE', `cannot open database ${database} in ${store.path}: ${errorMessage(err)}`, { cause: err });
   }
   return client;
+}
+
+type ClientLogger = InstanceType<NonNullable<NonNullable<ClickHouseClientConfigOptions['log']>['LoggerClass']>>;
+type LogParams = Parameters<ClientLogger['warn']>[0];
+
+/** A @clickhouse/client Logger class writing to OTel diag, with the store's password scrubbed. */
+function diagLoggerFor(store: Store): new () => ClientLogger {
+  const line = ({ module, message, args, err }: LogParams & { err?: Error }): string =>
+    scrub(
+      `@clickhouse/client ${module}: ${message}${args ? ` ${safeJson(args)}` : ''}${err ? `: ${err.message}` : ''}`,
+      store,
+    );
+  return class DiagLogger implements ClientLogger {
+    trace(p: LogParams): void {
+      diag.verbose(line(p));
+    }
+    debug(p: LogParams): void {
+      diag.debug(line(p));
+    }
+    info(p: LogParams): void {
+      diag.info(line(p));
+    }
+    warn(p: LogParams): void {
+      diag.warn(line(p));
+    }
+    error(p: LogParams & { err: Error }): void {
+      diag.error(line(p));
+    }
+  };
+}
+
+function safeJson(value: unknown): string {
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return String(value);
+  }
 }
 
 function hasClickHouseCode(err: unknown): boolean {

@@ -5,6 +5,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { diag, DiagLogLevel, type DiagLogger } from '@opentelemetry/api';
 import { createStoreClient, parseStore, StoreError } from '../../clickhouse/store.js';
 
 interface Seen {
@@ -76,10 +77,18 @@ describe('createStoreClient (http)', () => {
         s.close(() => resolve(p));
       });
     });
+    const logged: string[] = [];
+    const capture = (...args: unknown[]) => void logged.push(args.map(String).join(' '));
+    const logger: DiagLogger = { error: capture, warn: capture, info: capture, debug: capture, verbose: capture };
+    diag.setLogger(logger, { logLevel: DiagLogLevel.ALL, suppressOverrideMessage: true });
     const err = await createStoreClient(parseStore(`http://alice:hunter2@127.0.0.1:${unused}/ledger`), { request_timeout: 2_000 }).then(
       () => undefined,
       (e: unknown) => e,
     );
+    diag.disable();
+    // The client's own log lines go to diag, not the console, and carry no password.
+    expect(logged.some((l) => l.includes('@clickhouse/client'))).toBe(true);
+    expect(logged.join('\n')).not.toContain('hunter2');
     expect(err).toBeInstanceOf(StoreError);
     expect((err as StoreError).code).toBe('STORE_UNAVAILABLE');
     expect((err as Error).message).toContain(`http://alice:***@127.0.0.1:${unused}/ledger`);

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_DATABASE, describeStore, parseStore, redactUrl, resolveStoreOption, storeDatabase } from '../../clickhouse/store.js';
-import { findPackageRoot, migrationsDir, renderMigrations, renderTemplate } from '../../clickhouse/migrate.js';
+import { findPackageRoot, migrationsDir, renderMigrations, renderTemplate, templateChecksum } from '../../clickhouse/migrate.js';
 import { canonicalDecimal, type ModelPriceRow } from '../../clickhouse/prices.js';
 import type { PriceListRow } from '../../exporter/pricing/types.js';
 
@@ -117,6 +117,12 @@ describe('migrations', () => {
     expect(renderTemplate(text, { database: 'd' })).toEqual(['CREATE A d', 'SELECT 1']);
     expect(renderTemplate(text, { database: 'd', cluster: 'c' })).toEqual(['CREATE A d', 'CREATE B ON CLUSTER `c`', 'SELECT 1']);
     expect(() => renderTemplate('SELECT {{nope}}', { database: 'd' })).toThrow(/nope/);
+  });
+
+  test('checksums ignore comments and blank lines, not statements', () => {
+    const base = templateChecksum('-- a\nCREATE A;\nCREATE B;\n');
+    expect(templateChecksum('-- a reworded comment\n\nCREATE A;\n\n-- more\nCREATE B;\n')).toBe(base);
+    expect(templateChecksum('CREATE A;\nCREATE B2;\n')).not.toBe(base);
   });
 });
 
