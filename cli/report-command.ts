@@ -5,7 +5,7 @@ import { CliError, USAGE_EXIT_CODE } from './cli-error.js';
 import type { Command } from './main.js';
 import { parsePeriod } from './period.js';
 import { writeLines } from './stdio.js';
-import { explainStoreError, openStoreForCli } from './store-client.js';
+import { explainStoreError, openReaderForCli } from './store-client.js';
 import { renderTable } from './table.js';
 
 const HELP = `Usage: genai-ledger report [--by DIMS] [--since 7d | --from DATE [--to DATE]] [--format table|json] [--store S]
@@ -40,14 +40,14 @@ export const reportCommand: Command = {
     if (unknown) throw new CliError(`--by: unknown dimension '${unknown}' (one of: ${Object.keys(REPORT_DIMENSIONS).join(', ')})`, USAGE_EXIT_CODE);
     const period = parsePeriod(values);
 
-    const { client, database, label } = await openStoreForCli(values.store);
+    const { runner, database, label } = await openReaderForCli(values.store);
     try {
-      const rows = await runReport(client, { by, ...period, database, limit }).catch((e: unknown) => { throw explainStoreError(e, label); });
+      const rows = await runReport(runner, { by, ...period, database, limit }).catch((e: unknown) => { throw explainStoreError(e, label); });
       if (values.format === 'json') await writeLines([JSON.stringify(rows)]);
       else await writeLines([renderTable(rows, [...by, 'calls', 'errors', 'unpriced', 'input_tokens', 'output_tokens', 'cache_read_tokens', 'cost_usd'])]);
       return 0;
     } finally {
-      await client.close();
+      await runner.close();
     }
   },
 };

@@ -1,4 +1,5 @@
 import type { ClickHouseClient } from '@clickhouse/client';
+import { clientRunner, type QueryRunner } from '../clickhouse/query-runner.js';
 import { createStoreClient, describeStore, parseStore, resolveStoreOption, storeDatabase } from '../clickhouse/store.js';
 import { CliError } from './cli-error.js';
 
@@ -13,6 +14,18 @@ export async function openStoreForCli(flag: string | undefined): Promise<OpenedS
   const store = parseStore(resolveStoreOption(flag));
   const client = await createStoreClient(store);
   return { client, database: storeDatabase(store), label: describeStore(store) };
+}
+
+export interface OpenedReader {
+  runner: QueryRunner;
+  database: string;
+  label: string;
+}
+
+/** A read-only way into `--store` for query commands. */
+export async function openReaderForCli(flag: string | undefined): Promise<OpenedReader> {
+  const { client, database, label } = await openStoreForCli(flag);
+  return { runner: clientRunner(client), database, label };
 }
 
 /** ClickHouse's "no such table/database" become a hint to create the ledger first. */

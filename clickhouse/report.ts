@@ -1,4 +1,4 @@
-import type { ClickHouseClient } from '@clickhouse/client';
+import type { QueryRunner } from './query-runner.js';
 
 /**
  * `report`: totals by chosen dimensions over a period, read from `ai_usage_exact` so duplicate
@@ -64,14 +64,8 @@ export function reportSql(query: ReportQuery): string {
   ].filter(Boolean).join('\n');
 }
 
-export async function runReport(client: ClickHouseClient, query: ReportQuery): Promise<ReportRow[]> {
-  const result = await client.query({
-    query: reportSql(query),
-    query_params: { from: query.fromMs, to: query.toMs },
-    format: 'JSONEachRow',
-    clickhouse_settings: { output_format_json_quote_decimals: 1, output_format_json_quote_64bit_integers: 0 },
-  });
-  const rows = await result.json<Record<string, unknown>>();
+export async function runReport(runner: QueryRunner, query: ReportQuery): Promise<ReportRow[]> {
+  const rows = await runner.query(reportSql(query), { from: query.fromMs, to: query.toMs });
   return rows.map((row) => ({ ...row, cost_usd: trimDecimal(String(row.cost_usd ?? '0')) }) as ReportRow);
 }
 

@@ -11,6 +11,7 @@ import { BatchSpanProcessor, InMemorySpanExporter, SimpleSpanProcessor, type Rea
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { refreshRollups } from '../../clickhouse/migrate.js';
+import { clientRunner } from '../../clickhouse/query-runner.js';
 import { runReport } from '../../clickhouse/report.js';
 import { GenAiLedgerExporter } from '../../exporter/span-exporter.js';
 import { recordUsage } from '../../instrumentation/record-usage.js';
@@ -111,7 +112,7 @@ describe('GenAiLedgerExporter with the real SDK and instrumentation', () => {
     expect(await totals(store.client, 'ai_usage_daily_exact')).toEqual(before);
 
     const now = Date.now();
-    const report = await runReport(store.client, { by: ['org_id'], fromMs: now - DAY_MS, toMs: now + DAY_MS, database: 'genai_ledger' });
+    const report = await runReport(clientRunner(store.client), { by: ['org_id'], fromMs: now - DAY_MS, toMs: now + DAY_MS, database: 'genai_ledger' });
     expect(report.map((r) => [r.org_id, r.calls, r.input_tokens, r.cost_usd])).toEqual([
       ['acme', 4, 3650, '0.018001'],
       ['globex', 1, 0, '0'],
