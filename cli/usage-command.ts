@@ -29,7 +29,7 @@ export const usageCommand: Command = {
     const prices = await loadPriceBook(values.prices ? { overridesFile: values.prices } : {});
     const mapper = new UsageMapper({ prices });
 
-    const decoded = decodeExport(maybeGunzip(raw, undefined));
+    const decoded = decodeExport(isGzip(raw) ? maybeGunzip(raw, 'gzip') : raw);
     const result = mapper.mapAll(decoded.spans);
     await writeLines(result.rows.map((row) => JSON.stringify(row)));
 
@@ -74,6 +74,10 @@ function decodeExport(body: Uint8Array): DecodedTraces {
     merged.errors.push(...decoded.errors);
   });
   return merged;
+}
+
+function isGzip(body: Uint8Array): boolean {
+  return body.length > 2 && body[0] === 0x1f && body[1] === 0x8b;
 }
 
 function isJson(text: string): boolean {

@@ -146,8 +146,14 @@ export class UsageMapper {
     };
     if (this.prices) {
       const model = responseModel || requestModel;
-      const quote = this.prices.quote({ provider, model, atUnixMicros, usage })
-        ?? (requestModel && requestModel !== model ? this.prices.quote({ provider, model: requestModel, atUnixMicros, usage }) : null);
+      const quote = this.prices.quote({ provider, model, atUnixMicros, usage });
+      // An override named by the request model (`gpt-4o`) wins over the catalog's price for the
+      // dated response model (`gpt-4o-2024-08-06`); without overrides the second lookup is skipped.
+      const catalog = this.prices.catalogVersion;
+      if (requestModel !== '' && requestModel !== model && (quote === null || (this.prices.hasOverrides && quote.source === catalog))) {
+        const byRequest = this.prices.quote({ provider, model: requestModel, atUnixMicros, usage });
+        if (byRequest && (quote === null || byRequest.source !== catalog)) return byRequest;
+      }
       if (quote) return quote;
     }
     const reported = details[REPORTED_COST_KEY];

@@ -152,6 +152,7 @@ function readPackageVersion(): string {
 
 class CatalogPriceBook implements PriceBook {
   readonly catalogVersion: string;
+  readonly hasOverrides: boolean;
   private readonly source: string;
   private readonly providers: ReadonlyMap<string, CatalogProvider>;
   private readonly withModelMatch: readonly CatalogProvider[];
@@ -167,6 +168,7 @@ class CatalogPriceBook implements PriceBook {
     this.source = this.catalogVersion;
     this.index = index;
     this.overrides = overrides;
+    this.hasOverrides = overrides.length > 0;
     const providers = new Map<string, CatalogProvider>();
     for (const p of catalog) {
       providers.set(p.id, {

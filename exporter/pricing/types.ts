@@ -55,6 +55,8 @@ export interface PriceBook {
   quote(q: PriceQuery): PriceQuote | null;
   /** `genai-prices@<version>` of the bundled catalog. */
   readonly catalogVersion: string;
+  /** Whether an overrides file or object was loaded. */
+  readonly hasOverrides: boolean;
   /** Every price the book knows (catalog and overrides), one row per price key and period. */
   listPrices(): PriceListRow[];
 }
