@@ -5,3 +5,6 @@ export { fromReadableSpan } from './exporter/readable-span.js';
 export type { SpanRecord, Attributes, AttributeValue } from './exporter/span-record.js';
 export { USAGE_COLUMNS, type UsageRow } from './exporter/usage-row.js';
 export { loadPriceBook, PriceConfigError, type PriceBook, type PriceQuote, type PriceQuery } from './exporter/pricing/index.js';
+export { GenAiLedgerExporter, type GenAiLedgerExporterOptions, type ExporterStats } from './exporter/span-exporter.js';
+export { Ledger, type LedgerOptions, type LedgerStats, type IngestResult } from './exporter/ledger.js';
+export { register, withUsageContext, recordUsage, UsageContextSpanProcessor } from './instrumentation/index.js';
