@@ -11,6 +11,10 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   usage: async () => (await import('./usage-command.js')).usageCommand,
   report: async () => (await import('./report-command.js')).reportCommand,
   migrate: async () => (await import('./migrate-command.js')).migrateCommand,
+  query: async () => (await import('./query-command.js')).queryCommand,
+  reprice: async () => (await import('./reprice-command.js')).repriceCommand,
+  prices: async () => (await import('./prices-command.js')).pricesCommand,
+  demo: async () => (await import('./demo-command.js')).demoCommand,
 };
 
 function overview(): string {

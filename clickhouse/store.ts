@@ -20,7 +20,7 @@
  * - chDB's `default` database has the Overlay engine; databases created here are Atomic, which
  *   refreshable materialized views (the rollups) require.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { resolve as resolvePath, join } from 'node:path';
 import { diag } from '@opentelemetry/api';
 import { createClient } from '@clickhouse/client';
@@ -256,8 +256,29 @@ function errorMessage(err: unknown): string {
 
 type ClientConnection = NonNullable<ClickHouseClientConfigOptions['connection']>;
 
+/**
+ * The embedded engine treats a non-terminal stdin (pipe, socket, file) as a second data source
+ * for every INSERT and refuses the insert, or parses stdin as its data. Before the engine opens,
+ * fd 0 is reattached to /dev/null: commands read their stdin before they open a store.
+ */
+let stdinDetached = false;
+function detachStdinFromEngine(): void {
+  if (stdinDetached) return;
+  stdinDetached = true;
+  try {
+    const stat = fstatSync(0);
+    if (!(stat.isFIFO() || stat.isSocket() || stat.isFile())) return;
+    closeSync(0);
+    const fd = openSync('/dev/null', 'r');
+    if (fd !== 0) closeSync(fd);
+  } catch {
+    // No fd 0 at all: nothing for the engine to read.
+  }
+}
+
 async function openEmbeddedConnection(path: string): Promise<ClientConnection> {
   mkdirSync(path, { recursive: true });
+  detachStdinFromEngine();
   // Imported lazily: HTTP-only deployments never load the native engine.
   const { createChdbConnection } = await import('chdb/connection');
   let inner: ClientConnection;

@@ -3,11 +3,11 @@ import { attribute, DEFAULT_ATTRIBUTION_KEYS, type AttributionKeys } from './att
 import { callOperation } from './classify.js';
 import { CONTENT_KEY_PATTERN, EXCLUSIVE_INPUT_SCOPES, KEYS, LEDGER_USAGE_PREFIX } from './conventions.js';
 import { formatNumber } from './pricing/decimal.js';
-import type { PriceBook, PriceQuote } from './pricing/index.js';
+import type { PriceBook, PriceQuote, PricingUsage } from './pricing/index.js';
 import { normalizeProvider } from './provider-name.js';
 import { STATUS_ERROR, type Attributes, type SpanRecord } from './span-record.js';
 import { formatMicros, MAX_UNIX_MICROS } from './time.js';
-import { readTokens } from './tokens.js';
+import { readTokens, type TokenCounts } from './tokens.js';
 import type { UsageRow } from './usage-row.js';
 
 export interface MapperOptions {
@@ -37,6 +37,64 @@ export interface MapResult {
   unpriced: number;
   /** First few reasons, `span <id>: <reason>`. */
   errors: string[];
+}
+
+/** Token counts of one call, in semantic-convention meaning (what a usage row stores). */
+export type CallTokens = Pick<TokenCounts, 'input' | 'output' | 'cacheRead' | 'cacheWrite' | 'reasoning' | 'inputAudio' | 'outputAudio'>;
+
+/** What pricing needs to know about one call: the mapper builds it from a span, `reprice` from a stored row. */
+export interface CallToPrice {
+  provider: string;
+  responseModel: string;
+  requestModel: string;
+  atUnixMicros: number;
+  tokens: CallTokens;
+  /** Other billed units (`credits`, `audio_seconds`, ...) and `reported_cost_usd`. */
+  details: Readonly<Record<string, number>>;
+}
+
+export type PricedCall = Pick<PriceQuote, 'costUsd' | 'breakdown' | 'pricedModel' | 'source'>;
+
+/** The usage a price book quotes: the details plus every token kind under the catalog's usage keys. */
+export function pricingUsage(tokens: CallTokens, details: Readonly<Record<string, number>>): PricingUsage {
+  return {
+    ...details,
+    input_tokens: tokens.input,
+    output_tokens: tokens.output,
+    cache_read_tokens: tokens.cacheRead,
+    cache_write_tokens: tokens.cacheWrite,
+    output_reasoning_tokens: tokens.reasoning,
+    input_audio_tokens: tokens.inputAudio,
+    output_audio_tokens: tokens.outputAudio,
+  };
+}
+
+/**
+ * Prices one call: the response model first, then the request model (when the response model has
+ * no price, or an override names the request model); with `trustReportedCost`, a span's own
+ * reported cost when no price is known. Null = unpriced. The one pricing rule of the ledger,
+ * shared by the mapper and `reprice`.
+ */
+export function priceCall(prices: PriceBook | undefined, call: CallToPrice, trustReportedCost = false): PricedCall | null {
+  const { provider, responseModel, requestModel, atUnixMicros } = call;
+  const usage = pricingUsage(call.tokens, call.details);
+  if (prices) {
+    const model = responseModel || requestModel;
+    const quote = prices.quote({ provider, model, atUnixMicros, usage });
+    // An override named by the request model (`gpt-4o`) wins over the catalog's price for the
+    // dated response model (`gpt-4o-2024-08-06`); without overrides the second lookup is skipped.
+    const catalog = prices.catalogVersion;
+    if (requestModel !== '' && requestModel !== model && (quote === null || (prices.hasOverrides && quote.source === catalog))) {
+      const byRequest = prices.quote({ provider, model: requestModel, atUnixMicros, usage });
+      if (byRequest && (quote === null || byRequest.source !== catalog)) return byRequest;
+    }
+    if (quote) return quote;
+  }
+  const reported = call.details[REPORTED_COST_KEY];
+  if (trustReportedCost && reported !== undefined) {
+    return { costUsd: formatNumber(reported), breakdown: {}, pricedModel: '', source: 'span' };
+  }
+  return null;
 }
 
 /** Span → usage row. Pure apart from the price book's lookup cache. */
@@ -97,7 +155,9 @@ export class UsageMapper {
     // A successful call that reported no usage at all (a stream without include_usage) cost
     // something unknown: leave it unpriced rather than claim $0.
     const usageKnown = tokens.reported || error !== '' || hasKeys(details);
-    const priced = usageKnown ? this.price(provider, responseModel, requestModel, span.startUnixMicros, tokens, details) : null;
+    const priced = usageKnown
+      ? priceCall(this.prices, { provider, responseModel, requestModel, atUnixMicros: span.startUnixMicros, tokens, details }, this.trustReportedCost)
+      : null;
 
     return {
       ts: formatMicros(span.startUnixMicros),
@@ -128,39 +188,6 @@ export class UsageMapper {
       instrumentation: span.scopeName,
       attributes: this.allowedAttributes(attrs, resource),
     };
-  }
-
-  private price(
-    provider: string, responseModel: string, requestModel: string, atUnixMicros: number,
-    tokens: ReturnType<typeof readTokens>, details: Record<string, number>,
-  ): Pick<PriceQuote, 'costUsd' | 'breakdown' | 'pricedModel' | 'source'> | null {
-    const usage = {
-      ...details,
-      input_tokens: tokens.input,
-      output_tokens: tokens.output,
-      cache_read_tokens: tokens.cacheRead,
-      cache_write_tokens: tokens.cacheWrite,
-      output_reasoning_tokens: tokens.reasoning,
-      input_audio_tokens: tokens.inputAudio,
-      output_audio_tokens: tokens.outputAudio,
-    };
-    if (this.prices) {
-      const model = responseModel || requestModel;
-      const quote = this.prices.quote({ provider, model, atUnixMicros, usage });
-      // An override named by the request model (`gpt-4o`) wins over the catalog's price for the
-      // dated response model (`gpt-4o-2024-08-06`); without overrides the second lookup is skipped.
-      const catalog = this.prices.catalogVersion;
-      if (requestModel !== '' && requestModel !== model && (quote === null || (this.prices.hasOverrides && quote.source === catalog))) {
-        const byRequest = this.prices.quote({ provider, model: requestModel, atUnixMicros, usage });
-        if (byRequest && (quote === null || byRequest.source !== catalog)) return byRequest;
-      }
-      if (quote) return quote;
-    }
-    const reported = details[REPORTED_COST_KEY];
-    if (this.trustReportedCost && reported !== undefined) {
-      return { costUsd: formatNumber(reported), breakdown: {}, pricedModel: '', source: 'span' };
-    }
-    return null;
   }
 
   private allowedAttributes(attrs: Attributes, resource: Attributes): Record<string, string> {

@@ -8,7 +8,8 @@ import { compileMatch, normalizeDateSuffix, type Matcher } from './match.js';
 import { compileOverrides, EPOCH_DATE, loadOverridesFile, type CompiledOverride } from './overrides.js';
 import { compilePriceSet, computeCost, type PriceSet } from './price-set.js';
 import {
-  type PriceBook, type PriceListRow, type PriceOverrides, type PriceQuery, type PriceQuote, type PricingUsage,
+  type PriceBook, type PriceDescription, type PriceEntry, type PriceListRow, type PriceOverrides, type PriceQuery, type PriceQuote,
+  type PricingUsage,
 } from './types.js';
 
 const CATALOG_PACKAGE = '@pydantic/genai-prices';
@@ -274,6 +275,49 @@ class CatalogPriceBook implements PriceBook {
     return rows;
   }
 
+  describe(q: Omit<PriceQuery, 'usage'>): PriceDescription | null {
+    const resolution = this.resolve(typeof q.provider === 'string' ? q.provider : '', typeof q.model === 'string' ? q.model : '');
+    if (resolution === null) return null;
+    const at = Number.isFinite(q.atUnixMicros) ? q.atUnixMicros : Date.now() * 1000;
+    const entries: PriceEntry[] = [];
+    const activeOverride = resolution.overrides.find((o) => at >= o.fromMicros);
+    for (const o of resolution.overrides) {
+      entries.push({
+        source: o.source,
+        pricedModel: `${o.providerId ?? resolution.providerLabel}/${o.exact !== undefined ? o.modelMatch : resolution.modelLabel}`,
+        effectiveFrom: o.effectiveFrom, timeOfDay: '', inForce: o === activeOverride, prices: entryPrices(o.set),
+      });
+    }
+    const catalog = resolution.catalog;
+    if (catalog) {
+      const selected = activeOverride ? undefined : selectPrice(catalog.schedule, at);
+      for (const e of catalog.schedule) {
+        entries.push({
+          source: this.source, pricedModel: catalog.pricedModel, effectiveFrom: e.effectiveFrom, timeOfDay: e.timeOfDay,
+          inForce: e === selected, prices: entryPrices(e.set),
+        });
+      }
+    }
+    const inForce = entries.find((e) => e.inForce);
+    if (!inForce) return null;
+    const info = catalog?.info;
+    return {
+      pricedModel: inForce.pricedModel,
+      source: inForce.source,
+      ...(catalog && info ? {
+        catalog: {
+          providerId: catalog.providerId, modelId: info.id,
+          ...(info.name !== undefined ? { name: info.name } : {}),
+          ...(info.context_window !== undefined ? { contextWindow: info.context_window } : {}),
+          ...(info.deprecated !== undefined ? { deprecated: info.deprecated } : {}),
+          ...(info.price_comments !== undefined ? { comments: info.price_comments } : {}),
+        },
+      } : {}),
+      warnings: inForce.source === this.source ? [...resolution.warnings] : [],
+      entries,
+    };
+  }
+
   private resolve(providerName: string, modelName: string): Resolution | null {
     const model = modelName.trim().toLowerCase();
     if (model === '') return null;
@@ -391,6 +435,13 @@ function pushRows(
   for (const c of set.custom) {
     rows.push({ ...base, price_key: c.key, unit: c.key, per: 1, price: formatDec(c.price), tiers: [] });
   }
+}
+
+/** A price set's prices as the book lists them (breakdown order). */
+function entryPrices(set: PriceSet): PriceEntry['prices'] {
+  const rows: PriceListRow[] = [];
+  pushRows(rows, set, { source: '', provider_id: '', model_id: '', model_match: '', effective_from: '', time_of_day: '' });
+  return rows.map(({ price_key, unit, per, price, tiers }) => ({ price_key, unit, per, price, tiers }));
 }
 
 function providerIndex(catalog: readonly Provider[]): ProviderIndex {

@@ -59,6 +59,39 @@ export interface PriceBook {
   readonly hasOverrides: boolean;
   /** Every price the book knows (catalog and overrides), one row per price key and period. */
   listPrices(): PriceListRow[];
+  /** Every price entry that could price this model, and which one is in force at the time; null when none. */
+  describe(q: Omit<PriceQuery, 'usage'>): PriceDescription | null;
+}
+
+/** One price of a price entry: `price` USD per `per` units of `unit`, tiered by the call's input tokens. */
+export type PriceEntryPrice = Pick<PriceListRow, 'price_key' | 'unit' | 'per' | 'price' | 'tiers'>;
+
+/** One price list of a model: an override entry, or one period / time-of-day variant of the catalog's. */
+export interface PriceEntry {
+  /** `genai-prices@<version>` or `override:<file>`. */
+  source: string;
+  /** `provider/model` this entry prices as. */
+  pricedModel: string;
+  /** `YYYY-MM-DD` the entry starts, `1970-01-01` = always. */
+  effectiveFrom: string;
+  /** `HH:MM:SS-HH:MM:SS` (UTC) for a time-of-day price, else ''. */
+  timeOfDay: string;
+  /** The entry `quote` would use at the time asked about. */
+  inForce: boolean;
+  prices: PriceEntryPrice[];
+}
+
+export interface PriceDescription {
+  /** `provider/model` of the entry in force. */
+  pricedModel: string;
+  /** Source of the entry in force. */
+  source: string;
+  /** Catalog facts about the model, when the catalog knows it. */
+  catalog?: { providerId: string; modelId: string; name?: string; contextWindow?: number; deprecated?: boolean; comments?: string };
+  /** How the model was found (another provider's price list, unknown provider name, ...). */
+  warnings: string[];
+  /** Overrides first (most specific, then latest first), then the catalog's entries in catalog order. */
+  entries: PriceEntry[];
 }
 
 /** A price as written in an override: number, decimal string, or tiered by total input tokens. */
