@@ -19,9 +19,9 @@ export function firstString(attrs: Attributes, keys: readonly string[]): string 
 }
 
 /**
- * First count among `keys`. Strings are accepted (OTLP int64 above 2^53, SDKs that stringify);
- * negative, fractional-garbage, non-finite or unsafe values make the span malformed rather than
- * silently wrong.
+ * First token count among `keys`. Strings are accepted (OTLP int64 above 2^53, SDKs that
+ * stringify); negative, fractional, non-finite or unsafe values make the span malformed rather
+ * than silently wrong.
  */
 export function firstCount(attrs: Attributes, keys: readonly string[]): number | undefined {
   for (const key of keys) {
@@ -32,7 +32,15 @@ export function firstCount(attrs: Attributes, keys: readonly string[]): number |
   return undefined;
 }
 
+/** A whole, non-negative count (tokens). */
 export function toCount(key: string, value: unknown): number {
+  const n = toQuantity(key, value);
+  if (!Number.isInteger(n)) throw new MalformedSpanError(`${key}: not a whole count (${String(value).slice(0, 40)})`);
+  return n;
+}
+
+/** A non-negative quantity that may be fractional (audio seconds, credits, a reported cost). */
+export function toQuantity(key: string, value: unknown): number {
   const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
   if (!Number.isFinite(n) || n < 0 || n > Number.MAX_SAFE_INTEGER) {
     throw new MalformedSpanError(`${key}: not a valid count (${String(value).slice(0, 40)})`);

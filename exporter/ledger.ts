@@ -1,4 +1,6 @@
+import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
+import { diag } from '@opentelemetry/api';
 import { migrate } from '../clickhouse/migrate.js';
 import { syncModelPrices } from '../clickhouse/prices.js';
 import { createStoreClient, parseStore, resolveStoreOption, storeDatabase } from '../clickhouse/store.js';
@@ -6,6 +8,15 @@ import { UsageMapper, type MapperOptions } from './mapper.js';
 import { loadPriceBook, type PriceBook } from './pricing/index.js';
 import type { SpanRecord } from './span-record.js';
 import { BatchWriter, createWriterStats, type BatchWriterConfig, type WriterStats } from './writer/batch-writer.js';
+import { serializeRow } from './writer/serialize.js';
+import type { UsageRow } from './usage-row.js';
+import { DeadLetterFile, DEAD_LETTER_FILE, type DeadLetterOptions, type DeadLetterStats } from './dead-letter.js';
+import { DEFAULT_MAX_RECORD_BYTES, DEFAULT_MAX_RECORD_ROWS, Spool, type SpoolOptions, type SpoolStats } from './spool/spool.js';
+import { SpoolPump, type SpoolPumpOptions } from './spool/pump.js';
+import { SpoolFullError } from './spool/errors.js';
+
+/** The on-disk spool of a Ledger: where, how big, how it retries. */
+export interface LedgerSpoolOptions extends Omit<SpoolOptions, 'meter' | 'stats'>, SpoolPumpOptions {}
 
 /**
  * Everything one pipeline needs, each defaulted: where rows go, how they are priced and attributed,
@@ -25,6 +36,19 @@ export interface LedgerOptions extends Omit<MapperOptions, 'prices'> {
   /** Raw rows' retention in days when the table is created. Default: forever. */
   ttlDays?: number;
   writer?: BatchWriterConfig;
+  /**
+   * Durable ingestion. With a spool, rows go through a bounded write-ahead log in `spool.dir`
+   * (fsync'd before `ingestDurable` resolves) and reach ClickHouse from there: they survive
+   * ClickHouse being down (they wait on disk, not in memory) and the process being killed
+   * (replayed at the next open). Without it (default) nothing changes: rows are queued in memory.
+   */
+  spool?: LedgerSpoolOptions;
+  /**
+   * Where rows ClickHouse refuses are kept (JSON Lines, see dead-letter.ts): a file path, options,
+   * or false for none. Default: `<spool.dir>/dead-letter.jsonl` with a spool; none without one
+   * (then `writer.onReject`, or a diag warning). `writer.onReject` is called either way.
+   */
+  deadLetter?: string | DeadLetterOptions | false;
 }
 
 /** What one `ingest` call did with its spans. */
@@ -32,9 +56,11 @@ export interface IngestResult {
   rows: number;
   skipped: number;
   malformed: number;
-  /** Rows the writer's queue refused (full or shut down). */
+  /** Rows the writer's queue (or the spool, when full) refused. */
   dropped: number;
   errors: string[];
+  /** True when the rows are in the on-disk spool, fsync'd (ingestDurable with a spool). */
+  durable?: boolean;
 }
 
 export interface LedgerStats extends WriterStats {
@@ -43,6 +69,15 @@ export interface LedgerStats extends WriterStats {
   spansSkipped: number;
   spansMalformed: number;
   rowsUnpriced: number;
+  /** The spool's counters (with a spool). */
+  spool?: SpoolStats;
+  /** The dead-letter file's counters (with one). */
+  deadLetter?: DeadLetterStats;
+}
+
+interface Durability {
+  spool: Spool;
+  pump: SpoolPump;
 }
 
 /** Spans in, rows into ClickHouse: the one pipeline behind both ways in. */
@@ -57,8 +92,21 @@ export class Ledger {
     private readonly writer: BatchWriter,
     private readonly ownsClient: boolean,
     stats: LedgerStats,
+    private readonly durability: Durability | undefined,
+    private readonly deadLetter: DeadLetterFile | undefined,
+    private readonly onReject: ((rows: UsageRow[], error: Error) => void) | undefined,
   ) {
     this.stats = stats;
+  }
+
+  /** True when ingestDurable acknowledges only what is fsync'd in a spool. */
+  get durable(): boolean {
+    return this.durability !== undefined;
+  }
+
+  /** The spool, when configured (tests and tools). */
+  get spool(): Spool | undefined {
+    return this.durability?.spool;
   }
 
   static async open(options: LedgerOptions = {}): Promise<Ledger> {
@@ -85,8 +133,31 @@ export class Ledger {
       ...createWriterStats(), spansReceived: 0, rowsMapped: 0, spansSkipped: 0, spansMalformed: 0, rowsUnpriced: 0,
     };
     const mapper = new UsageMapper({ ...options, prices });
-    const writer = new BatchWriter(client, { table: `${database}.ai_usage`, ...options.writer, stats });
-    return new Ledger(client, database, prices, mapper, writer, !options.client, stats);
+    const deadLetterOptions = resolveDeadLetter(options);
+    const deadLetter = deadLetterOptions ? new DeadLetterFile(deadLetterOptions) : undefined;
+    if (deadLetter) stats.deadLetter = deadLetter.stats;
+    const userReject = options.writer?.onReject;
+    const onReject = deadLetter || userReject
+      ? (rows: UsageRow[], error: Error): void => {
+          deadLetter?.write(rows, error);
+          userReject?.(rows, error);
+        }
+      : undefined;
+    const writer = new BatchWriter(client, { table: `${database}.ai_usage`, ...options.writer, stats, ...(onReject ? { onReject } : {}) });
+    let durability: Durability | undefined;
+    if (options.spool) {
+      try {
+        durability = await openDurability(options.spool, writer, options.writer?.meter);
+      } catch (error) {
+        await writer.shutdown();
+        deadLetter?.close();
+        if (!options.client) await client.close();
+        throw error;
+      }
+      stats.spool = durability.spool.stats;
+      durability.pump.start();
+    }
+    return new Ledger(client, database, prices, mapper, writer, !options.client, stats, durability, deadLetter, onReject);
   }
 
   /**
@@ -94,28 +165,118 @@ export class Ledger {
    * bound to a tenant), wins over whatever the spans claim.
    */
   ingest(spans: readonly SpanRecord[], orgId?: string): IngestResult {
+    const result = this.#map(spans, orgId);
+    let dropped: number;
+    if (this.durability) {
+      // With a spool, rows go through it (not awaited here): a full spool drops and counts them.
+      const lines = this.#serialize(result.rows);
+      dropped = 0;
+      if (lines.length > 0) {
+        try {
+          this.durability.spool.submit(lines).catch((error: unknown) => this.#lost(lines.length, error));
+        } catch (error) {
+          this.#lost(lines.length, error);
+          dropped = lines.length;
+        }
+      }
+    } else {
+      const accepted = result.rows.length > 0 ? this.writer.enqueue(result.rows) : 0;
+      dropped = result.rows.length - accepted;
+    }
+    return {
+      rows: result.rows.length, skipped: result.skipped, malformed: result.malformed,
+      dropped, errors: result.errors,
+    };
+  }
+
+  /**
+   * Maps the spans and, with a spool, resolves once their rows are fsync'd in it (`durable:
+   * true`): acknowledged rows then survive ClickHouse outages and crashes. Rejects with
+   * SpoolFullError when the spool holds `maxBytes` already (nothing stored: answer 503 +
+   * Retry-After), or SpoolWriteError when the write or fsync failed (nothing acknowledged).
+   * Without a spool it is `ingest` (queued in memory, `durable: false`).
+   */
+  async ingestDurable(spans: readonly SpanRecord[], orgId?: string): Promise<IngestResult> {
+    if (!this.durability) return { ...this.ingest(spans, orgId), durable: false };
+    const result = this.#map(spans, orgId);
+    const lines = this.#serialize(result.rows);
+    if (lines.length > 0) await this.durability.spool.append(lines);
+    return {
+      rows: result.rows.length, skipped: result.skipped, malformed: result.malformed,
+      dropped: 0, errors: result.errors, durable: true,
+    };
+  }
+
+  #map(spans: readonly SpanRecord[], orgId: string | undefined): ReturnType<UsageMapper['mapAll']> {
     const result = this.mapper.mapAll(spans);
     if (orgId !== undefined) for (const row of result.rows) row.org_id = orgId;
-    const accepted = result.rows.length > 0 ? this.writer.enqueue(result.rows) : 0;
     const s = this.stats;
     s.spansReceived += spans.length;
     s.rowsMapped += result.rows.length;
     s.spansSkipped += result.skipped;
     s.spansMalformed += result.malformed;
     s.rowsUnpriced += result.unpriced;
-    return {
-      rows: result.rows.length, skipped: result.skipped, malformed: result.malformed,
-      dropped: result.rows.length - accepted, errors: result.errors,
-    };
+    return result;
   }
 
-  /** Resolves when everything ingested so far is written (or dropped and counted). */
+  /** Rows → JSONCompactEachRow lines; a row that cannot be serialized is rejected (dead letter). */
+  #serialize(rows: UsageRow[]): string[] {
+    const lines: string[] = [];
+    for (const row of rows) {
+      try {
+        lines.push(serializeRow(row));
+      } catch (err) {
+        this.stats.rejectedRows++;
+        const error = err instanceof Error ? err : new Error(String(err));
+        if (this.onReject) this.onReject([row], error);
+        else diag.warn(`genai-ledger: a usage row cannot be serialized: ${error.message}`);
+      }
+    }
+    return lines;
+  }
+
+  /** Rows of a non-durable ingest that the spool did not take. */
+  #lost(rows: number, error: unknown): void {
+    this.stats.droppedRows += rows;
+    if (!(error instanceof SpoolFullError)) diag.error(`genai-ledger: cannot spool ${rows} usage rows: ${(error as Error).message}`);
+  }
+
+  /**
+   * Resolves when everything ingested so far is written (or dropped and counted). With a spool:
+   * when everything spooled so far has been handed to ClickHouse and settled, or a delivery failed
+   * (the rows stay in the spool and are sent again later).
+   */
   flush(): Promise<void> {
-    return this.writer.flush();
+    return this.durability ? this.durability.pump.flush() : this.writer.flush();
   }
 
+  /** With a spool: tries once more to deliver, then leaves what is still pending on disk for the next open. */
   async close(): Promise<void> {
+    if (this.durability) await this.durability.pump.close();
     await this.writer.shutdown();
+    if (this.durability) await this.durability.spool.close();
+    this.deadLetter?.close();
     if (this.ownsClient) await this.client.close();
   }
+}
+
+function resolveDeadLetter(options: LedgerOptions): DeadLetterOptions | undefined {
+  const d = options.deadLetter;
+  if (d === false) return undefined;
+  if (typeof d === 'string') return { path: d };
+  if (d) return d;
+  return options.spool ? { path: join(options.spool.dir, DEAD_LETTER_FILE) } : undefined;
+}
+
+async function openDurability(options: LedgerSpoolOptions, writer: BatchWriter, meter: BatchWriterConfig['meter']): Promise<Durability> {
+  const capacity = writer.capacity;
+  const spool = await Spool.open({
+    ...options,
+    // A record always fits the writer's queue at once.
+    maxRecordRows: Math.min(options.maxRecordRows ?? DEFAULT_MAX_RECORD_ROWS, capacity.maxQueueRows),
+    maxRecordBytes: Math.min(options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES, capacity.maxQueueBytes),
+    ...(meter !== undefined ? { meter } : {}),
+  });
+  const pump = new SpoolPump(spool, writer, options);
+  return { spool, pump };
 }

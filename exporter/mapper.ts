@@ -1,4 +1,4 @@
-import { firstString, MalformedSpanError, toCount } from './attribute-read.js';
+import { firstString, MalformedSpanError, toQuantity } from './attribute-read.js';
 import { attribute, DEFAULT_ATTRIBUTION_KEYS, type AttributionKeys } from './attribution.js';
 import { callOperation } from './classify.js';
 import { CONTENT_KEY_PATTERN, EXCLUSIVE_INPUT_SCOPES, KEYS, LEDGER_USAGE_PREFIX } from './conventions.js';
@@ -225,12 +225,12 @@ function isExclusiveInput(scopeName: string, provider: string): boolean {
 function readUsageDetails(attrs: Attributes): Record<string, number> {
   const details: Record<string, number> = {};
   for (const key in attrs) {
-    if (key.startsWith(LEDGER_USAGE_PREFIX)) details[key.slice(LEDGER_USAGE_PREFIX.length)] = toCount(key, attrs[key]);
+    if (key.startsWith(LEDGER_USAGE_PREFIX)) details[key.slice(LEDGER_USAGE_PREFIX.length)] = toQuantity(key, attrs[key]);
   }
   for (const key of KEYS.reportedCost) {
     const value = attrs[key];
     if (value !== undefined) {
-      details[REPORTED_COST_KEY] = toCount(key, value);
+      details[REPORTED_COST_KEY] = toQuantity(key, value);
       break;
     }
   }

@@ -22,6 +22,13 @@
  * - The queue is bounded by rows and bytes; overflow is dropped and counted, never buffered.
  * - Nothing throws into callers: enqueue returns how many rows it accepted, flush and shutdown
  *   always resolve.
+ * - Optional per-enqueue outcome (`EnqueueOptions.onSettled`): once every row of one enqueue call
+ *   is settled, the caller learns how many were written, rejected, failed or never accepted.
+ *   Rows settle in queue order, so a FIFO of enqueue tickets attributes each settled run of lines.
+ *   A `durable` enqueue (rows kept on disk by a spool until acknowledged) is not dropped when its
+ *   insert fails: it is handed back (`returnedRows`), and so is a refusal of the whole insert
+ *   (unknown table, permissions: a configuration problem that must not empty a spool into the
+ *   dead-letter file); only rows ClickHouse refuses one by one are rejected.
  *
  * Self-metrics: the injectable `stats` object (plain counters, read it any time), OTel metrics
  * from `metrics.getMeter('genai-ledger')` (observable, so they cost nothing unless collected),
@@ -107,6 +114,8 @@ export interface WriterStats {
   droppedRows: number;
   /** Rows refused by ClickHouse (or unserializable) and handed to onReject. */
   rejectedRows: number;
+  /** Rows of durable enqueues handed back unwritten (insert failed, queue full): kept by their spool, not lost. */
+  returnedRows: number;
   /** Duration of the last insert attempt, ms. */
   lastInsertLatencyMs: number;
 }
@@ -121,9 +130,54 @@ export function createWriterStats(): WriterStats {
     failedBatches: 0,
     droppedRows: 0,
     rejectedRows: 0,
+    returnedRows: 0,
     lastInsertLatencyMs: 0,
   };
 }
+
+/** What became of the rows of one enqueue call; reported once, when every row is settled. */
+export interface EnqueueOutcome {
+  /** Rows handed to enqueue. */
+  rows: number;
+  /** Acknowledged by ClickHouse. */
+  written: number;
+  /** Refused by ClickHouse row by row (or unserializable); handed to onReject. */
+  rejected: number;
+  /** Accepted, but the insert failed (retries exhausted; for durable rows also a refusal of the whole insert). */
+  failed: number;
+  /** Never accepted: the queue was full or the writer shut down. */
+  dropped: number;
+}
+
+export interface EnqueueOptions {
+  /** Called once every row of this call is settled (never throws into the writer; errors are logged). */
+  onSettled?: (outcome: EnqueueOutcome) => void;
+  /**
+   * The rows are kept elsewhere (an on-disk spool) until onSettled reports them written. Rows
+   * whose insert fails, or which the queue cannot take, are handed back (`failed`/`dropped`,
+   * counted in `returnedRows`, not in `droppedRows`), and a refusal of the whole insert (unknown
+   * table, permissions) fails them instead of rejecting them. Default false.
+   */
+  durable?: boolean;
+}
+
+/** The writer's bounds, for a feeder that must never overflow its queue. */
+export interface WriterCapacity {
+  maxBatchRows: number;
+  maxQueueRows: number;
+  maxQueueBytes: number;
+}
+
+interface Ticket {
+  /** Sequence numbers [start, end) of the accepted lines. */
+  start: number;
+  end: number;
+  durable: boolean;
+  outcome: EnqueueOutcome;
+  onSettled: ((outcome: EnqueueOutcome) => void) | undefined;
+}
+
+type Settlement = 'written' | 'failed' | 'refused' | 'rejected';
 
 /** The part of the client the writer uses; `ClickHouseClient` satisfies it (so can a test double). */
 export type InsertClient = Pick<ClickHouseClient, 'exec'>;
@@ -162,6 +216,11 @@ export class BatchWriter {
   /** Rows accepted so far / rows whose fate is settled (written, rejected or dropped). */
   #acceptedSeq = 0;
   #settledSeq = 0;
+  /** Lines attributed to their enqueue call so far (advances in queue order, within a batch). */
+  #accountedSeq = 0;
+  /** Enqueue calls that asked for their outcome, oldest first; #ticketHead is the first unsettled one. */
+  #tickets: Ticket[] = [];
+  #ticketHead = 0;
   /** Send partial batches until this many rows are settled (flush, timer, shutdown). */
   #sendUntil = 0;
   #waiters: Waiter[] = [];
@@ -207,35 +266,81 @@ export class BatchWriter {
     if (config.meter !== false) this.#registerMetrics(config.meter ?? metrics.getMeter('genai-ledger'));
   }
 
-  /** Queues rows; returns how many were accepted. The rest are counted as dropped. Never throws. */
-  enqueue(rows: ReadonlyArray<UsageRow>): number {
+  /**
+   * Queues rows; returns how many were accepted. The rest are counted as dropped (or, for a
+   * durable enqueue, returned). Never throws. `options.onSettled` learns what became of them.
+   */
+  enqueue(rows: ReadonlyArray<UsageRow>, options?: EnqueueOptions): number {
+    return this.#enqueue(rows, serializeRow, options);
+  }
+
+  /**
+   * Queues rows already serialized as JSONCompactEachRow lines (serializeRow's output, no
+   * newline), e.g. read back from a spool. Same contract as enqueue.
+   */
+  enqueueLines(lines: ReadonlyArray<string>, options?: EnqueueOptions): number {
+    return this.#enqueue(lines, identity, options);
+  }
+
+  /** The writer's bounds (a feeder keeps what it has in flight within them). */
+  get capacity(): WriterCapacity {
+    return { maxBatchRows: this.#maxBatchRows, maxQueueRows: this.#maxQueueRows, maxQueueBytes: this.#maxQueueBytes };
+  }
+
+  #enqueue<T>(items: ReadonlyArray<T>, toLine: (item: T) => string, options: EnqueueOptions | undefined): number {
     let accepted = 0;
+    const durable = options?.durable === true;
+    const ticket: Ticket | undefined = options && (options.onSettled || durable)
+      ? {
+          start: this.#acceptedSeq,
+          end: this.#acceptedSeq,
+          durable,
+          outcome: { rows: items.length, written: 0, rejected: 0, failed: 0, dropped: 0 },
+          onSettled: options.onSettled,
+        }
+      : undefined;
+    const refuse = (count: number, reason: string): void => {
+      if (count <= 0) return;
+      if (ticket) ticket.outcome.dropped += count;
+      if (durable) this.stats.returnedRows += count;
+      else this.#drop(count, reason);
+    };
     try {
       if (this.#closed) {
-        this.#drop(rows.length, 'the writer is shut down');
-        return 0;
-      }
-      let i = 0;
-      for (; i < rows.length; i++) {
-        if (this.#queue.length >= this.#maxQueueRows) break;
-        const row = rows[i] as UsageRow;
-        let line: string;
-        try {
-          line = serializeRow(row);
-        } catch (err) {
-          this.#reject([row], toError(err));
-          continue;
+        refuse(items.length, 'the writer is shut down');
+      } else {
+        let i = 0;
+        for (; i < items.length; i++) {
+          if (this.#queue.length >= this.#maxQueueRows) break;
+          const item = items[i] as T;
+          let line: string;
+          try {
+            line = toLine(item);
+          } catch (err) {
+            if (ticket) ticket.outcome.rejected++;
+            this.#reject([item as unknown as UsageRow], toError(err));
+            continue;
+          }
+          if (this.stats.queuedBytes + line.length + 1 > this.#maxQueueBytes) break;
+          this.#queue.push(line);
+          this.stats.queuedBytes += line.length + 1;
+          accepted++;
         }
-        if (this.stats.queuedBytes + line.length + 1 > this.#maxQueueBytes) break;
-        this.#queue.push(line);
-        this.stats.queuedBytes += line.length + 1;
-        accepted++;
+        if (i < items.length) refuse(items.length - i, 'the queue is full');
       }
-      if (i < rows.length) this.#drop(rows.length - i, 'the queue is full');
     } catch (err) {
       diag.error('genai-ledger writer: enqueue failed', err);
+      if (ticket) {
+        const o = ticket.outcome;
+        o.dropped = Math.max(0, o.rows - accepted - o.rejected);
+      }
     }
     this.#acceptedSeq += accepted;
+    if (ticket) {
+      ticket.end = this.#acceptedSeq;
+      if (accepted > 0) this.#tickets.push(ticket);
+      else queueMicrotask(() => this.#complete(ticket));
+    }
     this.stats.queuedRows = this.#queue.length;
     if (this.#queue.length >= this.#maxBatchRows) void this.#pump();
     return accepted;
@@ -275,12 +380,14 @@ export class BatchWriter {
         for (const line of lines) bytes += line.length + 1;
         this.stats.queuedBytes -= bytes;
         this.stats.queuedRows = this.#queue.length;
+        const accountedBefore = this.#accountedSeq;
         try {
           await this.#write(lines, { budget: this.#maxSplitInserts });
         } catch (err) {
           // #write handles its own errors; this is a bug guard so rows are never left unsettled.
           diag.error('genai-ledger writer: unexpected error', err);
-          this.#drop(lines.length, 'unexpected writer error');
+          const rest = lines.slice(this.#accountedSeq - accountedBefore);
+          this.#settleLines(rest, 'failed', toError(err), 'unexpected writer error');
         }
         this.#settledSeq += lines.length;
         this.#settle();
@@ -307,21 +414,82 @@ export class BatchWriter {
     if (outcome.ok) {
       this.stats.writtenRows += lines.length;
       this.stats.writtenBatches++;
+      this.#settleLines(lines, 'written');
       return;
     }
     if (outcome.kind === 'retryable') {
       this.stats.failedBatches++;
-      this.#drop(lines.length, `insert failed after ${this.#retry.maxAttempts} attempts: ${outcome.error.message}`);
+      this.#settleLines(lines, 'failed', outcome.error, `insert failed after ${this.#retry.maxAttempts} attempts: ${outcome.error.message}`);
       return;
     }
-    if (outcome.kind === 'batch' || lines.length === 1 || split.budget < 2) {
-      this.#reject(lines.map(safeParseRow), outcome.error);
+    if (outcome.kind === 'batch') {
+      this.#settleLines(lines, 'refused', outcome.error);
+      return;
+    }
+    if (lines.length === 1 || split.budget < 2) {
+      this.#settleLines(lines, 'rejected', outcome.error);
       return;
     }
     split.budget -= 2;
     const middle = Math.ceil(lines.length / 2);
     await this.#write(lines.slice(0, middle), split);
     await this.#write(lines.slice(middle), split);
+  }
+
+  /**
+   * Settles `lines` (the next lines in queue order) and attributes them to their enqueue tickets.
+   * `failed`: dropped, or returned when durable. `refused` (the whole insert was refused):
+   * rejected, or returned when durable. `rejected`: handed to onReject either way. onReject runs
+   * before the tickets completed by these lines are reported.
+   */
+  #settleLines(lines: string[], kind: Settlement, error?: Error, reason?: string): void {
+    let dropped = 0;
+    let toReject: string[] | undefined;
+    let completed: Ticket[] | undefined;
+    let i = 0;
+    while (i < lines.length) {
+      const seq = this.#accountedSeq;
+      const ticket = this.#tickets[this.#ticketHead];
+      const inTicket = ticket !== undefined && ticket.start <= seq;
+      const take = inTicket
+        ? Math.min(lines.length - i, ticket.end - seq)
+        : Math.min(lines.length - i, ticket ? ticket.start - seq : Infinity);
+      const durable = inTicket && ticket.durable;
+      const o = inTicket ? ticket.outcome : undefined;
+      if (kind === 'written') {
+        if (o) o.written += take;
+      } else if (kind === 'rejected' || (kind === 'refused' && !durable)) {
+        if (o) o.rejected += take;
+        (toReject ??= []).push(...lines.slice(i, i + take));
+      } else {
+        // failed, or refused while durable: handed back (durable) or dropped.
+        if (o) o.failed += take;
+        if (durable) this.stats.returnedRows += take;
+        else dropped += take;
+      }
+      this.#accountedSeq += take;
+      i += take;
+      if (inTicket && this.#accountedSeq >= ticket.end) {
+        this.#ticketHead++;
+        (completed ??= []).push(ticket);
+      }
+    }
+    if (this.#ticketHead > 1024 && this.#ticketHead * 2 > this.#tickets.length) {
+      this.#tickets = this.#tickets.slice(this.#ticketHead);
+      this.#ticketHead = 0;
+    }
+    if (dropped > 0) this.#drop(dropped, reason ?? `insert failed: ${error?.message ?? 'unknown error'}`);
+    if (toReject) this.#reject(toReject.map(safeParseRow), error ?? new Error('rejected'));
+    if (completed) for (const ticket of completed) this.#complete(ticket);
+  }
+
+  #complete(ticket: Ticket): void {
+    if (!ticket.onSettled) return;
+    try {
+      ticket.onSettled(ticket.outcome);
+    } catch (err) {
+      diag.error('genai-ledger writer: onSettled threw', err);
+    }
   }
 
   async #insertWithRetry(lines: string[]): Promise<Outcome> {
@@ -442,6 +610,10 @@ export class BatchWriter {
     result.observe(i.failedBatches, s.failedBatches);
     result.observe(i.lastInsertLatency, s.lastInsertLatencyMs);
   }
+}
+
+function identity(line: string): string {
+  return line;
 }
 
 function positive(value: number | undefined, fallback: number): number {

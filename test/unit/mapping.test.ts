@@ -224,6 +224,8 @@ describe('malformed spans are counted and skipped, the batch goes on', () => {
     ['NaN tokens', { 'gen_ai.usage.output_tokens': Number.NaN }, {}, /output_tokens/],
     ['overflowing tokens', { 'gen_ai.usage.input_tokens': 2 ** 60 }, {}, /not a valid count/],
     ['garbage string tokens', { 'gen_ai.usage.input_tokens': 'lots' }, {}, /not a valid count/],
+    ['fractional tokens', { 'gen_ai.usage.output_tokens': 0.5 }, {}, /output_tokens: not a whole count/],
+    ['negative billed units', { 'genai_ledger.usage.credits': -1 }, {}, /credits: not a valid count/],
     ['zero start time', {}, { startUnixMicros: 0 }, /invalid start time/],
     ['end before start', {}, { endUnixMicros: 1 }, /end time before start/],
   ] as const)('%s', (_name, attrs, overrides, reason) => {
