@@ -8,23 +8,25 @@ export interface Command {
 
 /** Subcommands load lazily: `usage` must not pay for the ClickHouse client, nor `query` for protobuf. */
 const COMMANDS: Record<string, () => Promise<Command>> = {
+  collect: async () => (await import('./collect-command.js')).collectCommand,
   usage: async () => (await import('./usage-command.js')).usageCommand,
   report: async () => (await import('./report-command.js')).reportCommand,
-  migrate: async () => (await import('./migrate-command.js')).migrateCommand,
   query: async () => (await import('./query-command.js')).queryCommand,
-  reprice: async () => (await import('./reprice-command.js')).repriceCommand,
   prices: async () => (await import('./prices-command.js')).pricesCommand,
+  reprice: async () => (await import('./reprice-command.js')).repriceCommand,
+  migrate: async () => (await import('./migrate-command.js')).migrateCommand,
   demo: async () => (await import('./demo-command.js')).demoCommand,
 };
 
-function overview(): string {
+async function overview(): Promise<string> {
+  const commands = await Promise.all(Object.entries(COMMANDS).map(async ([name, load]) => `  ${name.padEnd(9)}${(await load()).summary}`));
   return [
     'genai-ledger: what your AI calls cost, on what, for whom.',
     '',
     'Usage: genai-ledger <command> [options]   (genai-ledger <command> --help for details)',
     '',
     'Commands:',
-    ...Object.keys(COMMANDS).map((name) => `  ${name}`),
+    ...commands,
     '',
     'Every command that touches the store takes --store (a ClickHouse URL or an embedded-store directory).',
   ].join('\n');
@@ -34,7 +36,7 @@ function overview(): string {
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(`${overview()}\n`);
+    process.stdout.write(`${await overview()}\n`);
     return name === undefined ? USAGE_EXIT_CODE : 0;
   }
   try {
