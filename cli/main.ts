@@ -8,6 +8,7 @@ export interface Command {
 
 /** Subcommands load lazily: `usage` must not pay for the ClickHouse client, nor `query` for protobuf. */
 const COMMANDS: Record<string, () => Promise<Command>> = {
+  collect: async () => (await import('./collect-command.js')).collectCommand,
   usage: async () => (await import('./usage-command.js')).usageCommand,
   report: async () => (await import('./report-command.js')).reportCommand,
   query: async () => (await import('./query-command.js')).queryCommand,

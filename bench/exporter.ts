@@ -1,0 +1,456 @@
+/**
+ * bench/exporter: the in-process exporter (GenAiLedgerExporter) against its limits and against
+ * what it replaces, each figure as a ratio to a baseline measured in the same run (issue 3).
+ *
+ *   npm run bench:exporter [-- --only e2e,single,app,rss --rounds 3 --e2e-spans 200000
+ *                              --single-rows 1000 --app-spans 100000 --spans 1000000 [--unpaced]]
+ *
+ * 1. e2e     finished spans → rows committed in the embedded ClickHouse through the exporter
+ *            (export() in batches of 512 like BatchSpanProcessor, then forceFlush), against the
+ *            engine ingesting the very same rows pre-serialized (JSONCompactEachRow bodies of
+ *            10k rows through client.exec: no mapping, pricing or queueing). Goal ≥ 0.5.
+ * 2. single  the same rows one INSERT per AI call (the design this project replaces), on a
+ *            sample; the exporter's rows/s from (1) against it. Goal ≥ 50x.
+ * 3. app     the app's thread: spans started, given their attributes and ended through a
+ *            NodeTracerProvider with BatchSpanProcessor(GenAiLedgerExporter) against
+ *            BatchSpanProcessor(no-op exporter). The processor exports on the same event loop
+ *            (inline in span.end() once 512 spans are buffered), so the elapsed time of the loop
+ *            (chunks of 256 spans, `await setImmediate()` between chunks) up to the provider's
+ *            forceFlush includes every export() call. The writes themselves run on the engine's
+ *            threads and are awaited (untimed) before the next round. Goal ≤ 1.2x. Also printed:
+ *            export() alone, the extra GC pauses, and export()'s stages timed on their own.
+ *            Where the time goes: node --cpu-prof --import tsx bench/exporter.ts --only app
+ * 4. rss     1M spans through provider → processor → exporter → ClickHouse in a child process
+ *            with its own store: peak RSS, and RSS after 100k vs after 1M spans (plateau).
+ *            The loop is paced to the store: it waits while the writer holds more than 20k rows
+ *            (an app producing AI calls faster than ClickHouse takes them has rows dropped and
+ *            counted instead: --unpaced shows that memory stays bounded then too).
+ *
+ * Traffic is bench/support/traffic.ts with aiShare 1 (every span is an AI call or an `ai` SDK
+ * aggregate span, which the ledger skips). The rollup refreshes are stopped (SYSTEM STOP VIEWS)
+ * in (1)-(3) so that a refresh falling inside one measurement does not skew the ratio.
+ * chDB binds one data directory per process: (1)-(3) share one store in this process, (4) runs
+ * in a child process with its own.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { setImmediate as yieldToLoop, setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { performance, PerformanceObserver } from 'node:perf_hooks';
+import { context, trace, type Attributes, type Context, type SpanKind } from '@opentelemetry/api';
+import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { BatchSpanProcessor, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
+import type { ClickHouseClient } from '@clickhouse/client';
+import { GenAiLedgerExporter } from '../exporter/span-exporter.js';
+import { UsageMapper } from '../exporter/mapper.js';
+import { loadPriceBook, type PriceBook } from '../exporter/pricing/index.js';
+import { fromReadableSpan } from '../exporter/readable-span.js';
+import { insertStatement, serializeRow } from '../exporter/writer/serialize.js';
+import { openTestStore } from '../test/support/store.js';
+import { medianMs, perSecond, printFigure } from './support/measure.js';
+import { generateSpans } from './support/traffic.js';
+
+const { values: args } = parseArgs({
+  options: {
+    only: { type: 'string', default: 'e2e,single,app,rss' },
+    rounds: { type: 'string', default: '3' },
+    'e2e-spans': { type: 'string', default: '200000' },
+    'single-rows': { type: 'string', default: '1000' },
+    'app-spans': { type: 'string', default: '100000' },
+    spans: { type: 'string', default: '1000000' },
+    unpaced: { type: 'boolean', default: false },
+    child: { type: 'string' },
+  },
+});
+const ROUNDS = Number(args.rounds);
+const EXPORT_BATCH = 512;
+const INSERT_BATCH = 10_000;
+const APP_CHUNK = 256;
+const DATABASE = 'genai_ledger';
+
+// ---------------------------------------------------------------------------------------------
+// helpers
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const mb = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
+const out = (line: string): void => void process.stdout.write(`${line}\n`);
+
+async function count(client: ClickHouseClient): Promise<number> {
+  const rs = await client.query({ query: 'SELECT count() AS n FROM ai_usage', format: 'JSONEachRow' });
+  return Number((await rs.json<{ n: string }>())[0]!.n);
+}
+
+async function truncate(client: ClickHouseClient): Promise<void> {
+  // TRUNCATE also clears the table's deduplication log: a later round inserting the same bodies
+  // (same insert_deduplication_token) is written again rather than silently deduplicated.
+  await client.command({ query: 'TRUNCATE TABLE ai_usage' });
+}
+
+async function execBody(client: ClickHouseClient, body: string): Promise<void> {
+  const result = await client.exec({ query: insertStatement('ai_usage'), values: Readable.from([body]), clickhouse_settings: { async_insert: 0 } });
+  result.stream.resume();
+  await new Promise((resolve) => result.stream.once('end', resolve).once('close', resolve));
+}
+
+/** An exporter that accepts and forgets: the SDK's own cost only. */
+class NoopExporter implements SpanExporter {
+  export(_spans: ReadableSpan[], done: (result: ExportResult) => void): void {
+    done({ code: ExportResultCode.SUCCESS });
+  }
+  async shutdown(): Promise<void> {}
+  async forceFlush(): Promise<void> {}
+}
+
+/** Times the export() calls of the exporter it wraps (synchronous part: what the app's thread pays). */
+class TimedExporter implements SpanExporter {
+  ns = 0n;
+  spans = 0;
+  constructor(readonly inner: SpanExporter) {}
+  export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
+    const start = process.hrtime.bigint();
+    this.inner.export(spans, done);
+    this.ns += process.hrtime.bigint() - start;
+    this.spans += spans.length;
+  }
+  reset(): void {
+    this.ns = 0n;
+    this.spans = 0;
+  }
+  shutdown(): Promise<void> {
+    return this.inner.shutdown();
+  }
+  async forceFlush(): Promise<void> {
+    await this.inner.forceFlush?.();
+  }
+}
+
+/** What an app does per AI call: the span shapes of the traffic, replayed through a live tracer. */
+interface Shape {
+  name: string;
+  kind: SpanKind;
+  scope: string;
+  attributes: Attributes;
+  /** Child of the span made just before it (the `ai` SDK's aggregate → call). */
+  child: boolean;
+}
+
+function shapesOf(spans: ReadableSpan[]): Shape[] {
+  return spans.map((span, i) => ({
+    name: span.name,
+    kind: span.kind,
+    scope: span.instrumentationScope.name,
+    attributes: span.attributes,
+    child: span.parentSpanContext !== undefined && spans[i - 1]?.spanContext().spanId === span.parentSpanContext.spanId,
+  }));
+}
+
+/** Starts, fills and ends `n` spans from `shapes` (cycling), yielding to the event loop every `chunk`. */
+async function makeSpans(provider: NodeTracerProvider, shapes: Shape[], n: number, chunk: number, between?: (made: number) => Promise<void>): Promise<void> {
+  const tracers = new Map<string, ReturnType<NodeTracerProvider['getTracer']>>();
+  const tracer = (scope: string) => {
+    let t = tracers.get(scope);
+    if (!t) tracers.set(scope, (t = provider.getTracer(scope)));
+    return t;
+  };
+  const root = context.active();
+  let parent: Context = root;
+  for (let made = 0; made < n;) {
+    const end = Math.min(n, made + chunk);
+    for (; made < end; made++) {
+      const shape = shapes[made % shapes.length]!;
+      const span = tracer(shape.scope).startSpan(shape.name, { kind: shape.kind }, shape.child ? parent : root);
+      span.setAttributes(shape.attributes);
+      span.end();
+      parent = trace.setSpan(root, span);
+    }
+    await yieldToLoop();
+    if (between) await between(made);
+  }
+}
+
+function newProvider(exporter: SpanExporter): NodeTracerProvider {
+  return new NodeTracerProvider({
+    resource: resourceFromAttributes({ 'service.name': 'support-api', 'deployment.environment.name': 'prod', 'service.version': '1.4.2' }),
+    spanProcessors: [new BatchSpanProcessor(exporter)],
+  });
+}
+
+/** A context manager (AsyncLocalStorage) as in an app, installed once for both providers alike. */
+let contextInstalled = false;
+function installContextManager(): void {
+  if (contextInstalled) return;
+  new NodeTracerProvider().register();
+  contextInstalled = true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1 + 2: end to end, against pre-serialized inserts and one INSERT per call
+
+async function benchEndToEnd(client: ClickHouseClient, prices: PriceBook, sections: Set<string>): Promise<void> {
+  const spanCount = Number(args['e2e-spans']);
+  let started = performance.now();
+  const spans = generateSpans({ spans: spanCount, aiShare: 1 });
+  const rows = new UsageMapper({ prices }).mapAll(spans.map(fromReadableSpan)).rows;
+  const bodies: string[] = [];
+  for (let i = 0; i < rows.length; i += INSERT_BATCH) bodies.push(rows.slice(i, i + INSERT_BATCH).map(serializeRow).join('\n') + '\n');
+  const bytes = bodies.reduce((n, b) => n + b.length, 0);
+  out(`\n[1] end to end: ${spanCount} finished spans → ${rows.length} rows (the \`ai\` SDK's aggregate spans make no row; ${(bytes / 1e6).toFixed(0)} MB JSONCompactEachRow); ` +
+    `${ROUNDS} rounds, alternating; prepared in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+
+  const baselineMs: number[] = [];
+  const exporterMs: number[] = [];
+  const exportCallMs: number[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const order = round % 2 === 0 ? ['baseline', 'exporter'] : ['exporter', 'baseline'];
+    for (const way of order) {
+      await truncate(client);
+      if (way === 'baseline') {
+        started = performance.now();
+        for (const body of bodies) await execBody(client, body);
+        baselineMs.push(performance.now() - started);
+      } else {
+        const exporter = new GenAiLedgerExporter({ client, database: DATABASE, prices, migrate: false });
+        await exporter.ready();
+        let inExport = 0;
+        started = performance.now();
+        for (let i = 0; i < spans.length; i += EXPORT_BATCH) {
+          const batch = spans.slice(i, i + EXPORT_BATCH);
+          const t = performance.now();
+          exporter.export(batch, () => undefined);
+          inExport += performance.now() - t;
+          // BatchSpanProcessor exports from timers/span.end(): the loop turns between batches.
+          await yieldToLoop();
+        }
+        await exporter.forceFlush();
+        exporterMs.push(performance.now() - started);
+        exportCallMs.push(inExport);
+        const stats = exporter.stats()!;
+        await exporter.shutdown();
+        if (stats.rowsMapped !== rows.length || stats.writtenRows !== rows.length || stats.droppedRows + stats.rejectedRows > 0) {
+          throw new Error(`exporter round lost rows: ${JSON.stringify(stats)}`);
+        }
+      }
+      const n = await count(client);
+      if (n !== rows.length) throw new Error(`${way}: ${n} rows in ai_usage, expected ${rows.length}`);
+    }
+  }
+  const base = perSecond(rows.length, median(baselineMs));
+  const ours = perSecond(rows.length, median(exporterMs));
+  out(`    rounds (ms) baseline ${baselineMs.map((m) => m.toFixed(0)).join(', ')}; exporter ${exporterMs.map((m) => m.toFixed(0)).join(', ')}`);
+  if (sections.has('e2e')) {
+    printFigure('ClickHouse ingesting pre-serialized rows (baseline)', `${base} rows/s`, 1, '-');
+    printFigure('spans → committed rows via GenAiLedgerExporter', `${ours} rows/s`, ours / base, '≥ 0.5');
+    printFigure('  export() alone (map+price+serialize+enqueue)', `${(median(exportCallMs) * 1000 / spanCount).toFixed(2)} µs/span`, median(exportCallMs) / median(exporterMs), 'info: share of e2e');
+  }
+
+  if (sections.has('single')) {
+    const sample = Math.min(rows.length, Number(args['single-rows']));
+    const lines = rows.slice(0, sample).map((row) => `${serializeRow(row)}\n`);
+    await truncate(client);
+    started = performance.now();
+    for (const line of lines) await execBody(client, line);
+    const singleMs = performance.now() - started;
+    const n = await count(client);
+    if (n !== sample) throw new Error(`single inserts: ${n} rows in ai_usage, expected ${sample}`);
+    const single = perSecond(sample, singleMs);
+    out(`\n[2] one INSERT per AI call: ${sample} rows, each its own INSERT (client.exec, one JSONCompactEachRow line)`);
+    printFigure('one INSERT per AI call (baseline)', `${single} rows/s`, 1, '-');
+    printFigure('GenAiLedgerExporter, end to end (from [1])', `${ours} rows/s`, ours / single, '≥ 50');
+    printFigure('  pre-serialized 10k batches (from [1])', `${base} rows/s`, base / single, 'info');
+  }
+  await truncate(client);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3: the app's thread
+
+async function benchAppThread(client: ClickHouseClient, prices: PriceBook): Promise<void> {
+  installContextManager();
+  const n = Number(args['app-spans']);
+  const shapes = shapesOf(generateSpans({ spans: 10_000, aiShare: 1, seed: 7 }));
+  const noop = new TimedExporter(new NoopExporter());
+  const ledgerExporter = new GenAiLedgerExporter({ client, database: DATABASE, prices, migrate: false });
+  await ledgerExporter.ready();
+  const ledger = new TimedExporter(ledgerExporter);
+  const providers = { noop: newProvider(noop), ledger: newProvider(ledger) };
+  const timed = { noop, ledger };
+  out(`\n[3] app thread: ${n} AI spans (startSpan + setAttributes + end) through NodeTracerProvider + BatchSpanProcessor; ` +
+    `chunks of ${APP_CHUNK}, await setImmediate between; ${ROUNDS} rounds alternating (+1 warm-up)`);
+
+  const ms = { noop: [] as number[], ledger: [] as number[] };
+  const exportMs = { noop: [] as number[], ledger: [] as number[] };
+  const gcMs = { noop: [] as number[], ledger: [] as number[] };
+  let gcTotal = 0;
+  const gcObserver = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) gcTotal += entry.duration;
+  });
+  gcObserver.observe({ entryTypes: ['gc'] });
+  let drainMs = 0;
+  for (let round = 0; round <= ROUNDS; round++) {
+    const order = round % 2 === 0 ? (['noop', 'ledger'] as const) : (['ledger', 'noop'] as const);
+    for (const way of order) {
+      timed[way].reset();
+      const received = ledgerExporter.stats()!.spansReceived;
+      const gc0 = gcTotal;
+      const started = performance.now();
+      await makeSpans(providers[way], shapes, n, APP_CHUNK);
+      await providers[way].forceFlush();
+      const elapsed = performance.now() - started;
+      await yieldToLoop(); // delivers the round's gc entries
+      const gc = gcTotal - gc0;
+      if (timed[way].spans !== n) throw new Error(`${way}: ${timed[way].spans} spans exported, expected ${n} (BatchSpanProcessor dropped some)`);
+      if (way === 'ledger') {
+        // The writes run on the engine's threads; wait for them so the next round starts idle.
+        const t = performance.now();
+        await ledgerExporter.forceFlush();
+        if (round > 0) drainMs = Math.max(drainMs, performance.now() - t);
+        const stats = ledgerExporter.stats()!;
+        if (stats.spansReceived - received !== n || stats.droppedRows + stats.rejectedRows > 0) throw new Error(`ledger: lost spans/rows ${JSON.stringify(stats)}`);
+        await truncate(client);
+      }
+      if (round === 0) continue; // warm-up
+      ms[way].push(elapsed);
+      exportMs[way].push(Number(timed[way].ns) / 1e6);
+      gcMs[way].push(gc);
+    }
+  }
+  gcObserver.disconnect();
+  await Promise.all([providers.noop.shutdown(), providers.ledger.shutdown()]);
+  const perSpan = (t: number) => `${(t * 1000 / n).toFixed(2)} µs/span`;
+  out(`    rounds (ms) no-op ${ms.noop.map((m) => m.toFixed(0)).join(', ')}; ledger ${ms.ledger.map((m) => m.toFixed(0)).join(', ')}; ` +
+    `writes finished ≤ ${drainMs.toFixed(0)} ms after the last span`);
+  const noopMs = median(ms.noop);
+  const ledgerMs = median(ms.ledger);
+  printFigure('app thread, BatchSpanProcessor(no-op) (baseline)', perSpan(noopMs), 1, '-');
+  printFigure('app thread, BatchSpanProcessor(GenAiLedgerExporter)', perSpan(ledgerMs), ledgerMs / noopMs, '≤ 1.2');
+  printFigure('  time added per AI span', perSpan(ledgerMs - noopMs), (ledgerMs - noopMs) / noopMs, 'info');
+  printFigure('  GenAiLedgerExporter.export() alone', perSpan(median(exportMs.ledger)), median(exportMs.ledger) / noopMs, 'info: vs no-op total');
+  const extraGc = median(gcMs.ledger) - median(gcMs.noop);
+  printFigure('  extra GC pauses (ledger − no-op, partly in export())', perSpan(extraGc), extraGc / noopMs, 'info: vs no-op total');
+
+  // Where export() goes, stage by stage, on the same traffic (synchronous, medians).
+  const sample = generateSpans({ spans: 20_000, aiShare: 1, seed: 7 });
+  const records = sample.map(fromReadableSpan);
+  const mapper = new UsageMapper({ prices });
+  const mapped = mapper.mapAll(records).rows;
+  const stage = (ms: number) => `${(ms * 1000 / sample.length).toFixed(2)} µs/span`;
+  const adaptMs = medianMs(() => sample.map(fromReadableSpan), 5);
+  const mapMs = medianMs(() => mapper.mapAll(records), 7);
+  const serializeMs = medianMs(() => { for (const row of mapped) serializeRow(row); }, 5);
+  const perSampleSpan = noopMs / n;
+  printFigure('    stage: fromReadableSpan', stage(adaptMs), adaptMs / sample.length / perSampleSpan, 'info: vs no-op span');
+  printFigure('    stage: mapAll, map + price', stage(mapMs), mapMs / sample.length / perSampleSpan, 'info: vs no-op span');
+  printFigure('    stage: serializeRow', stage(serializeMs), serializeMs / sample.length / perSampleSpan, 'info: vs no-op span');
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4: memory while 1M spans pass through (child process, own store)
+
+interface RssReport {
+  spans: number;
+  rows: number;
+  written: number;
+  dropped: number;
+  seconds: number;
+  rssStart: number;
+  rssPeak: number;
+  maxRss: number;
+  /** rss as found; heapUsed after a full GC when --expose-gc is on (what is retained). */
+  checkpoints: Array<{ spans: number; rss: number; heapUsed: number }>;
+}
+
+async function rssChild(): Promise<void> {
+  installContextManager();
+  const n = Number(args.spans);
+  const paced = !args.unpaced;
+  const dir = mkdtempSync(join(tmpdir(), 'genai-ledger-bench-exporter-'));
+  try {
+    const shapes = shapesOf(generateSpans({ spans: 10_000, aiShare: 1, seed: 11 }));
+    const exporter = new GenAiLedgerExporter({ store: dir });
+    if (!(await exporter.ready())) throw new Error(`cannot open ${dir}`);
+    const provider = newProvider(exporter);
+    const gc = (globalThis as { gc?: () => void }).gc;
+    gc?.();
+    const rssStart = process.memoryUsage.rss();
+    let rssPeak = rssStart;
+    const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, process.memoryUsage.rss())), 20);
+    const checkpoints: RssReport['checkpoints'] = [];
+    const marks = new Set([n / 10, n / 4, n / 2, (3 * n) / 4].map(Math.round));
+    const checkpoint = (spans: number) => {
+      const rss = process.memoryUsage.rss();
+      rssPeak = Math.max(rssPeak, rss);
+      gc?.();
+      checkpoints.push({ spans, rss, heapUsed: process.memoryUsage().heapUsed });
+    };
+    const started = performance.now();
+    await makeSpans(provider, shapes, n, APP_CHUNK, async (made) => {
+      if (paced) while (exporter.stats()!.queuedRows > 20_000) await sleep(5);
+      for (const mark of marks) if (made >= mark) { marks.delete(mark); checkpoint(mark); }
+    });
+    await provider.forceFlush();
+    await exporter.forceFlush();
+    const seconds = (performance.now() - started) / 1000;
+    checkpoint(n);
+    clearInterval(sampler);
+    const stats = exporter.stats()!;
+    await provider.shutdown();
+    const report: RssReport = {
+      spans: n, rows: stats.rowsMapped, written: stats.writtenRows, dropped: stats.droppedRows + stats.rejectedRows + stats.spansDroppedBeforeOpen,
+      seconds, rssStart, rssPeak, maxRss: process.resourceUsage().maxRSS * 1024, checkpoints,
+    };
+    process.stdout.write(`${JSON.stringify(report)}\n`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function benchRss(): Promise<void> {
+  const n = Number(args.spans);
+  out(`\n[4] memory: ${n} AI spans through NodeTracerProvider → BatchSpanProcessor → GenAiLedgerExporter → embedded ClickHouse ` +
+    `(child process, own store, ${args.unpaced ? 'UNPACED: as fast as the app loop goes, overflow dropped and counted' : 'paced: waits while the writer holds > 20k rows'})`);
+  const child = spawn(process.execPath, [
+    ...process.execArgv, '--expose-gc', fileURLToPath(import.meta.url), '--child', 'rss', '--spans', String(n), ...(args.unpaced ? ['--unpaced'] : []),
+  ], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let stdout = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  const line = stdout.trim().split('\n').pop() ?? '';
+  if (code !== 0 || !line.startsWith('{')) throw new Error(`rss child failed (exit ${code}): ${stdout}`);
+  const r = JSON.parse(line) as RssReport;
+  const first = r.checkpoints[0]!;
+  const last = r.checkpoints[r.checkpoints.length - 1]!;
+  out(`    ${r.spans} spans → ${r.rows} rows, ${r.written} written, ${r.dropped} dropped, in ${r.seconds.toFixed(1)} s (${perSecond(r.spans, r.seconds * 1000)} spans/s)`);
+  out(`    RSS by spans: ${r.checkpoints.map((c) => `${c.spans}: ${mb(c.rss)} (heap after GC ${mb(c.heapUsed)})`).join(', ')}`);
+  printFigure('RSS with the store open, before traffic (baseline)', mb(r.rssStart), 1, '-');
+  printFigure(`RSS after ${first.spans} spans`, mb(first.rss), first.rss / r.rssStart, 'info');
+  printFigure(`RSS after ${last.spans} spans`, mb(last.rss), last.rss / first.rss, 'plateau: ≈ 1 vs prev');
+  printFigure('peak RSS (kernel maxRSS)', mb(r.maxRss), r.maxRss / r.rssStart, 'bounded');
+}
+
+// ---------------------------------------------------------------------------------------------
+
+if (args.child === 'rss') {
+  await rssChild();
+} else {
+  const sections = new Set(args.only.split(',').map((s) => s.trim()));
+  out(`bench/exporter: Node ${process.version}, ${ROUNDS} rounds; load average ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} CPUs at start`);
+  if (sections.has('e2e') || sections.has('single') || sections.has('app')) {
+    const prices = await loadPriceBook();
+    const store = await openTestStore({ database: DATABASE, migrate: true });
+    try {
+      // Rollup refreshes (every 60 s) would land in one measurement and not the other.
+      await store.client.command({ query: 'SYSTEM STOP VIEWS' });
+      if (sections.has('e2e') || sections.has('single')) await benchEndToEnd(store.client, prices, sections);
+      if (sections.has('app')) await benchAppThread(store.client, prices);
+    } finally {
+      await store.close();
+    }
+  }
+  if (sections.has('rss')) await benchRss();
+}

@@ -1,0 +1,197 @@
+/**
+ * The collector: composes the modules of this folder into one running service.
+ *
+ *   config.ts          one struct, flags + GENAI_LEDGER_* env, defaults
+ *   http.ts            server, router, body limits
+ *   traces-handler.ts  POST /v1/traces: decode → hook → admission → ledger.ingest
+ *   admission.ts       queue headroom (429 + Retry-After before anything is half-accepted)
+ *   auth.ts            bearer tokens, org binding, constant-time comparison
+ *   query-endpoint.ts  POST /v1/query, read-only (+ sql-guard.ts, reader.ts)
+ *   health.ts          /healthz, /readyz, /metrics (metrics.ts)
+ *   discovery.ts       <store>/collector.json for CLI readers
+ *   lifecycle.ts       signals → drain → close
+ */
+import { describeStore, parseStore, storeDatabase, StoreLockedError, type Store } from '../clickhouse/store.js';
+import { Ledger } from '../exporter/ledger.js';
+import { IdleFlusher, QueueAdmission } from './admission.js';
+import { TokenAuthenticator } from './auth.js';
+import { describeConfig, type CollectorConfig } from './config.js';
+import { findLiveCollector, removeDiscovery, writeDiscovery } from './discovery.js';
+import { createHealthHandlers, createMetricsHandler } from './health.js';
+import { createRouter, listen, type HttpServerHandle, type Route } from './http.js';
+import { silentLogger, type Logger } from './log.js';
+import { CollectorMetrics } from './metrics.js';
+import { createQueryHandler, readOnlySettings } from './query-endpoint.js';
+import { openReader } from './reader.js';
+import { createTracesHandler, type IngestHook } from './traces-handler.js';
+
+export interface StartOptions {
+  log?: Logger;
+  /** Runs between decode and ingest (the later write-ahead spool). */
+  hook?: IngestHook;
+}
+
+export interface StopResult {
+  /** Every in-flight request was answered and every accepted row settled in time. */
+  clean: boolean;
+  writtenRows: number;
+  droppedRows: number;
+}
+
+export interface Collector {
+  readonly url: string;
+  readonly port: number;
+  readonly config: CollectorConfig;
+  readonly ledger: Ledger;
+  readonly metrics: CollectorMetrics;
+  readonly draining: boolean;
+  /** Stop accepting, answer in-flight requests, flush and close the store. Idempotent. */
+  stop(): Promise<StopResult>;
+}
+
+export async function startCollector(config: CollectorConfig, options: StartOptions = {}): Promise<Collector> {
+  const log = options.log ?? silentLogger;
+  const store: Store = parseStore(config.store);
+  const database = storeDatabase(store);
+
+  if (store.kind === 'embedded') {
+    const other = findLiveCollector(store.path);
+    if (other && other.pid !== process.pid) {
+      throw new StoreLockedError(store.path, other.pid);
+    }
+  }
+
+  log.info('starting', { config: describeConfig(config) });
+  const ledger = await Ledger.open({
+    store: config.store,
+    ...(config.prices ? { prices: config.prices } : {}),
+    ...(config.ttlDays ? { ttlDays: config.ttlDays } : {}),
+    writer: {
+      maxQueueRows: config.maxQueueRows,
+      maxQueueBytes: config.maxQueueBytes,
+      maxBatchRows: config.maxBatchRows,
+      flushIntervalMs: config.flushIntervalMs,
+    },
+  });
+
+  // Read-only statements (query endpoint, /readyz) run on a connection of their own: see reader.ts.
+  const reader = openReader(store, readOnlySettings(config.query));
+  try {
+    await reader.query('SELECT 1');
+  } catch (error) {
+    await reader.close().catch(() => undefined);
+    await ledger.close();
+    throw error;
+  }
+
+  let draining = false;
+  const isDraining = (): boolean => draining;
+  const capacity = { rows: config.maxQueueRows, bytes: config.maxQueueBytes };
+  const metrics = new CollectorMetrics(() => ledger.stats, capacity);
+  const auth = new TokenAuthenticator(config.tokens);
+  // Probes get a session of their own, so a long user query never makes the collector look unready.
+  const probe = openReader(store, readOnlySettings(config.query));
+  const health = createHealthHandlers({ runner: probe, database, draining: isDraining });
+  const idleFlusher = new IdleFlusher(() => ledger.flush(), config.idleFlushMs);
+
+  const routes: Route[] = [
+    {
+      methods: ['POST'],
+      path: '/v1/traces',
+      handler: createTracesHandler({
+        ledger, auth, metrics, log,
+        admission: new QueueAdmission(ledger.stats, capacity),
+        maxBodyBytes: config.maxBodyBytes,
+        maxDecompressedBytes: config.maxDecompressedBytes,
+        retryAfterSeconds: config.retryAfterSeconds,
+        onIngested: () => idleFlusher.touch(),
+        ...(options.hook ? { hook: options.hook } : {}),
+      }),
+    },
+    { methods: ['GET', 'HEAD'], path: '/healthz', handler: health.healthz, duringDrain: true },
+    { methods: ['GET', 'HEAD'], path: '/readyz', handler: health.readyz, duringDrain: true },
+    { methods: ['GET'], path: '/metrics', handler: createMetricsHandler(metrics), duringDrain: true },
+  ];
+  if (config.queryEndpoint) {
+    routes.push({
+      methods: ['POST', 'GET'],
+      path: '/v1/query',
+      handler: createQueryHandler({
+        runner: reader, token: config.queryToken, database, storeKind: store.kind, metrics, log,
+      }),
+    });
+  }
+
+  let http: HttpServerHandle;
+  try {
+    http = await listen(createRouter(routes, { metrics, log, draining: isDraining, retryAfterSeconds: config.retryAfterSeconds }), {
+      host: config.host,
+      port: config.port,
+    });
+  } catch (error) {
+    await Promise.all([reader.close(), probe.close()]).catch(() => undefined);
+    await ledger.close();
+    throw error;
+  }
+
+  const discoveryDir = store.kind === 'embedded' && config.discovery && config.queryEndpoint ? store.path : undefined;
+  if (discoveryDir) {
+    try {
+      writeDiscovery(discoveryDir, { pid: process.pid, url: http.url, queryToken: config.queryToken, database, startedAt: new Date().toISOString() });
+    } catch (error) {
+      log.warn('cannot write the discovery file; CLI readers will not find this collector', { dir: discoveryDir, error: (error as Error).message });
+    }
+  }
+  log.info('listening', {
+    url: http.url,
+    store: describeStore(store),
+    queryEndpoint: config.queryEndpoint,
+    ...(discoveryDir ? { discoveryFile: `${discoveryDir}/collector.json` } : {}),
+    ...(config.queryTokenGenerated && config.queryEndpoint ? { queryTokenSource: discoveryDir ? 'generated (in the discovery file)' : 'generated (pass --query-token to use the endpoint remotely)' } : {}),
+  });
+
+  let stopping: Promise<StopResult> | undefined;
+  const stop = (): Promise<StopResult> => {
+    stopping ??= (async () => {
+      draining = true;
+      const started = Date.now();
+      log.info('draining', { inFlight: http.inFlight(), queuedRows: ledger.stats.queuedRows });
+      if (discoveryDir) {
+        try {
+          removeDiscovery(discoveryDir);
+        } catch {
+          // best effort
+        }
+      }
+      const answered = await http.stop(config.shutdownTimeoutMs);
+      idleFlusher.stop();
+      const remaining = Math.max(100, config.shutdownTimeoutMs - (Date.now() - started));
+      let timer: NodeJS.Timeout | undefined;
+      const flushed = await Promise.race([
+        ledger.close().then(() => true),
+        new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(false), remaining);
+        }),
+      ]);
+      clearTimeout(timer);
+      await Promise.all([reader.close(), probe.close()]).catch(() => undefined);
+      const s = ledger.stats;
+      const result: StopResult = { clean: answered && flushed && s.queuedRows === 0, writtenRows: s.writtenRows, droppedRows: s.droppedRows };
+      log.info('stopped', { ...result, ms: Date.now() - started, spansReceived: metrics.spansReceived.get(), rowsMapped: s.rowsMapped });
+      return result;
+    })();
+    return stopping;
+  };
+
+  return {
+    url: http.url,
+    port: http.port,
+    config,
+    ledger,
+    metrics,
+    get draining() {
+      return draining;
+    },
+    stop,
+  };
+}

@@ -1,0 +1,279 @@
+/**
+ * The collector's configuration: one struct, every field defaulted and documented in SETTINGS
+ * (which also renders `genai-ledger collect --help`). Values come from command-line flags, then
+ * GENAI_LEDGER_* environment variables, then the defaults. Anything invalid fails at start with a
+ * ConfigError naming the flag and the variable.
+ */
+import { randomBytes } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { describeStore, parseStore, resolveStoreOption } from '../clickhouse/store.js';
+import { loadTokensFile, parseTokens, type TokenEntry } from './auth.js';
+import { LOG_LEVELS, type LogLevel } from './log.js';
+
+export interface QueryLimits {
+  /** max_execution_time of a query, seconds. */
+  timeoutSeconds: number;
+  /** max_result_rows (result_overflow_mode = 'throw'). */
+  maxResultRows: number;
+  /** max_result_bytes (result_overflow_mode = 'throw'). */
+  maxResultBytes: number;
+  /** max_memory_usage of a query, bytes. */
+  maxMemoryBytes: number;
+}
+
+export interface CollectorConfig {
+  host: string;
+  /** 0 picks a free port (the URL is logged and written to the discovery file). */
+  port: number;
+  /** ClickHouse URL or embedded-store directory. */
+  store: string;
+  /** Price overrides file, or undefined for the bundled catalog only. */
+  prices: string | undefined;
+  /** Ingest tokens; empty = ingestion is open (no Authorization needed). */
+  tokens: TokenEntry[];
+  /** Where the tokens came from, for the start log line (never the tokens themselves). */
+  tokensSource: string;
+  /** Bearer token of the query endpoint. */
+  queryToken: string;
+  /** True when queryToken was generated at start (it is then only in the discovery file). */
+  queryTokenGenerated: boolean;
+  queryEndpoint: boolean;
+  query: QueryLimits;
+  /** Largest request body as received (compressed). */
+  maxBodyBytes: number;
+  /** Largest request body after decompression. */
+  maxDecompressedBytes: number;
+  /** Writer queue bound (rows): requests that do not fit get 429 + Retry-After. */
+  maxQueueRows: number;
+  /** Writer queue bound (serialized bytes). */
+  maxQueueBytes: number;
+  maxBatchRows: number;
+  flushIntervalMs: number;
+  /** After a pause this long in requests, queued rows are written at once (0 = wait for the interval). */
+  idleFlushMs: number;
+  /** Retry-After sent with 429 / 503. */
+  retryAfterSeconds: number;
+  /** Longest a SIGTERM drain may take before the process gives up (exit 1). */
+  shutdownTimeoutMs: number;
+  /** Raw rows' retention when ai_usage is created; undefined = forever. */
+  ttlDays: number | undefined;
+  logLevel: LogLevel;
+  /** Write <store>/collector.json for an embedded store so the CLI finds the query endpoint. */
+  discovery: boolean;
+}
+
+/** A setting the collector cannot start with; the message names the flag and the variable. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+type Kind = 'string' | 'port' | 'count' | 'bytes' | 'bool' | 'level' | 'seconds';
+
+interface Setting {
+  flag: string;
+  env: string;
+  kind: Kind;
+  default: string | undefined;
+  doc: string;
+}
+
+const MiB = 1024 * 1024;
+
+/** Every flag, its variable, default and meaning. The order is the --help order. */
+export const SETTINGS = {
+  host: { flag: 'host', env: 'GENAI_LEDGER_HOST', kind: 'string', default: '127.0.0.1', doc: 'address to listen on (0.0.0.0 for every interface)' },
+  port: { flag: 'port', env: 'GENAI_LEDGER_PORT', kind: 'port', default: '4318', doc: 'OTLP/HTTP port (0 = any free port)' },
+  store: { flag: 'store', env: 'GENAI_LEDGER_STORE', kind: 'string', default: undefined, doc: 'ClickHouse URL or embedded store directory (default: GENAI_LEDGER_STORE, CLICKHOUSE_URL, ./.genai-ledger)' },
+  prices: { flag: 'prices', env: 'GENAI_LEDGER_PRICES', kind: 'string', default: undefined, doc: 'price overrides file (JSON or YAML) that wins over the bundled catalog' },
+  tokensFile: { flag: 'tokens-file', env: 'GENAI_LEDGER_TOKENS_FILE', kind: 'string', default: undefined, doc: 'ingest tokens, JSON or YAML: a list of {token, org?} (GENAI_LEDGER_TOKENS holds the same inline). None: ingestion needs no token' },
+  queryToken: { flag: 'query-token', env: 'GENAI_LEDGER_QUERY_TOKEN', kind: 'string', default: undefined, doc: 'bearer token of POST /v1/query (default: generated at start, written to <store>/collector.json)' },
+  queryEndpoint: { flag: 'query-endpoint', env: 'GENAI_LEDGER_QUERY_ENDPOINT', kind: 'bool', default: 'on', doc: 'serve the read-only query endpoint' },
+  queryTimeout: { flag: 'query-timeout', env: 'GENAI_LEDGER_QUERY_TIMEOUT', kind: 'seconds', default: '30', doc: 'max_execution_time of a query, seconds' },
+  queryMaxRows: { flag: 'query-max-rows', env: 'GENAI_LEDGER_QUERY_MAX_ROWS', kind: 'count', default: '100000', doc: 'max_result_rows of a query' },
+  queryMaxResultBytes: { flag: 'query-max-result-bytes', env: 'GENAI_LEDGER_QUERY_MAX_RESULT_BYTES', kind: 'bytes', default: '64MiB', doc: 'max_result_bytes of a query' },
+  queryMaxMemory: { flag: 'query-max-memory', env: 'GENAI_LEDGER_QUERY_MAX_MEMORY', kind: 'bytes', default: '2GiB', doc: 'max_memory_usage of a query' },
+  maxBodyBytes: { flag: 'max-body-bytes', env: 'GENAI_LEDGER_MAX_BODY_BYTES', kind: 'bytes', default: '16MiB', doc: 'largest request body as sent (compressed); larger → 413' },
+  maxDecompressedBytes: { flag: 'max-decompressed-bytes', env: 'GENAI_LEDGER_MAX_DECOMPRESSED_BYTES', kind: 'bytes', default: '64MiB', doc: 'largest request body after gunzip; larger → 413' },
+  maxQueueRows: { flag: 'max-queue-rows', env: 'GENAI_LEDGER_MAX_QUEUE_ROWS', kind: 'count', default: '100000', doc: 'rows waiting for ClickHouse at most; a request that does not fit → 429 + Retry-After' },
+  maxQueueBytes: { flag: 'max-queue-bytes', env: 'GENAI_LEDGER_MAX_QUEUE_BYTES', kind: 'bytes', default: '64MiB', doc: 'serialized rows waiting at most' },
+  maxBatchRows: { flag: 'max-batch-rows', env: 'GENAI_LEDGER_MAX_BATCH_ROWS', kind: 'count', default: '10000', doc: 'rows per insert' },
+  flushInterval: { flag: 'flush-interval', env: 'GENAI_LEDGER_FLUSH_INTERVAL', kind: 'seconds', default: '1', doc: 'longest a row waits before its insert, seconds' },
+  idleFlush: { flag: 'idle-flush', env: 'GENAI_LEDGER_IDLE_FLUSH', kind: 'seconds', default: '0.1', doc: 'write queued rows once requests pause this long, seconds (0 = only every --flush-interval)' },
+  retryAfter: { flag: 'retry-after', env: 'GENAI_LEDGER_RETRY_AFTER', kind: 'seconds', default: '1', doc: 'Retry-After of 429/503 answers, whole seconds' },
+  shutdownTimeout: { flag: 'shutdown-timeout', env: 'GENAI_LEDGER_SHUTDOWN_TIMEOUT', kind: 'seconds', default: '30', doc: 'longest a SIGTERM drain may take, seconds' },
+  ttlDays: { flag: 'ttl-days', env: 'GENAI_LEDGER_TTL_DAYS', kind: 'count', default: undefined, doc: 'keep raw rows N days (applied when ai_usage is created)' },
+  logLevel: { flag: 'log-level', env: 'GENAI_LEDGER_LOG_LEVEL', kind: 'level', default: 'info', doc: `JSON log lines on stderr at this level and above (${LOG_LEVELS.join('|')})` },
+  discovery: { flag: 'discovery', env: 'GENAI_LEDGER_DISCOVERY', kind: 'bool', default: 'on', doc: 'write <store>/collector.json (mode 0600) so CLI readers find the query endpoint' },
+} as const satisfies Record<string, Setting>;
+
+type SettingName = keyof typeof SETTINGS;
+
+/** `--help` lines for the options, from SETTINGS. */
+export function settingsHelp(width = 100): string {
+  const lines: string[] = [];
+  const indent = 34;
+  const metavar: Record<Kind, string> = { bool: 'on|off', bytes: 'BYTES', seconds: 'S', string: 'VALUE', level: 'LEVEL', port: 'N', count: 'N' };
+  for (const s of Object.values(SETTINGS) as Setting[]) {
+    const head = `  --${s.flag} ${metavar[s.kind]}`;
+    const words = `${s.doc}${s.default !== undefined ? `. Default ${s.default}` : ''} [${s.env}]`.split(' ');
+    let line = head.length < indent ? head.padEnd(indent) : `${head}\n${' '.repeat(indent)}`;
+    let used = head.length < indent ? indent : indent;
+    for (const word of words) {
+      if (used + word.length + 1 > width && used > indent) {
+        lines.push(line.trimEnd());
+        line = ' '.repeat(indent);
+        used = indent;
+      }
+      line += `${word} `;
+      used += word.length + 1;
+    }
+    lines.push(line.trimEnd());
+  }
+  return lines.join('\n');
+}
+
+/** Parses `collect` flags and the environment into a CollectorConfig; throws ConfigError. */
+export function parseCollectorConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): CollectorConfig {
+  const options: Record<string, { type: 'string' }> = {};
+  for (const s of Object.values(SETTINGS) as Setting[]) options[s.flag] = { type: 'string' };
+  let flags: Record<string, string | undefined>;
+  try {
+    flags = parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }).values as Record<string, string | undefined>;
+  } catch (error) {
+    throw new ConfigError((error instanceof Error ? error.message : String(error)).split('\n', 1)[0]!);
+  }
+
+  const raw = (name: SettingName): { value: string | undefined; origin: string } => {
+    const s: Setting = SETTINGS[name];
+    const fromFlag = flags[s.flag];
+    if (fromFlag !== undefined) return { value: fromFlag, origin: `--${s.flag}` };
+    const fromEnv = env[s.env];
+    if (fromEnv !== undefined && fromEnv.trim() !== '') return { value: fromEnv, origin: s.env };
+    return { value: s.default, origin: `default of --${s.flag}` };
+  };
+  const label = (name: SettingName): string => `--${SETTINGS[name].flag} (${SETTINGS[name].env})`;
+  const fail = (name: SettingName, what: string, value: string): never => {
+    throw new ConfigError(`${label(name)}: expected ${what}, got ${JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value)}`);
+  };
+  const num = (name: SettingName, min: number, max = Number.MAX_SAFE_INTEGER): number => {
+    const { value } = raw(name);
+    const kind: Kind = SETTINGS[name].kind;
+    const text = (value ?? '').trim();
+    const n = kind === 'bytes' ? parseBytes(text) : kind === 'seconds' ? Number(text) : /^\d+$/.test(text) ? Number(text) : NaN;
+    const whole = kind !== 'seconds';
+    if (!Number.isFinite(n) || n < min || n > max || (whole && !Number.isInteger(n))) {
+      const what = kind === 'bytes' ? `a size in bytes ≥ ${min} (e.g. 1048576, 512KiB, 16MiB)`
+        : kind === 'seconds' ? `a number of seconds ≥ ${min}`
+        : `a whole number from ${min} to ${max}`;
+      fail(name, what, text);
+    }
+    return n;
+  };
+  const bool = (name: SettingName): boolean => {
+    const text = (raw(name).value ?? '').trim().toLowerCase();
+    if (['on', 'true', '1', 'yes'].includes(text)) return true;
+    if (['off', 'false', '0', 'no'].includes(text)) return false;
+    return fail(name, 'on or off', text);
+  };
+  const str = (name: SettingName): string | undefined => {
+    const { value } = raw(name);
+    if (value === undefined) return undefined;
+    if (value.trim() === '') return fail(name, 'a non-empty value', value);
+    return value.trim();
+  };
+
+  const host = str('host')!;
+  const port = num('port', 0, 65535);
+  const store = resolveStoreOption(flags[SETTINGS.store.flag], env);
+
+  const level = (raw('logLevel').value ?? '').trim().toLowerCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) fail('logLevel', LOG_LEVELS.join(' | '), level);
+
+  let tokens: TokenEntry[] = [];
+  let tokensSource = 'none';
+  const tokensFile = str('tokensFile');
+  const inline = env.GENAI_LEDGER_TOKENS;
+  if (tokensFile !== undefined) {
+    if (inline !== undefined && inline.trim() !== '') {
+      throw new ConfigError(`${label('tokensFile')} and GENAI_LEDGER_TOKENS are both set: use one`);
+    }
+    try {
+      tokens = loadTokensFile(tokensFile);
+    } catch (error) {
+      throw new ConfigError(`${label('tokensFile')}: ${(error as Error).message}`);
+    }
+    tokensSource = `file ${tokensFile}`;
+  } else if (inline !== undefined && inline.trim() !== '') {
+    try {
+      tokens = parseTokens(inline);
+    } catch (error) {
+      throw new ConfigError(`GENAI_LEDGER_TOKENS: ${(error as Error).message}`);
+    }
+    tokensSource = 'GENAI_LEDGER_TOKENS';
+  }
+
+  const givenQueryToken = str('queryToken');
+  if (givenQueryToken !== undefined && givenQueryToken.length < 16) {
+    throw new ConfigError(`${label('queryToken')}: expected at least 16 characters (got ${givenQueryToken.length})`);
+  }
+  if (givenQueryToken !== undefined && tokens.some((t) => t.token === givenQueryToken)) {
+    throw new ConfigError(`${label('queryToken')}: must differ from every ingest token (it reads every org's rows)`);
+  }
+
+  const ttl = raw('ttlDays').value;
+  const maxBatchRows = num('maxBatchRows', 1);
+  return {
+    host,
+    port,
+    store,
+    prices: str('prices'),
+    tokens,
+    tokensSource,
+    queryToken: givenQueryToken ?? randomBytes(32).toString('base64url'),
+    queryTokenGenerated: givenQueryToken === undefined,
+    queryEndpoint: bool('queryEndpoint'),
+    query: {
+      timeoutSeconds: num('queryTimeout', 0.001),
+      maxResultRows: num('queryMaxRows', 1),
+      maxResultBytes: num('queryMaxResultBytes', 1024),
+      maxMemoryBytes: num('queryMaxMemory', MiB),
+    },
+    maxBodyBytes: num('maxBodyBytes', 1024),
+    maxDecompressedBytes: num('maxDecompressedBytes', 1024),
+    maxQueueRows: num('maxQueueRows', 1),
+    maxQueueBytes: num('maxQueueBytes', 64 * 1024),
+    maxBatchRows,
+    flushIntervalMs: Math.round(num('flushInterval', 0.01) * 1000),
+    idleFlushMs: Math.round(num('idleFlush', 0) * 1000),
+    retryAfterSeconds: Math.ceil(num('retryAfter', 0)),
+    shutdownTimeoutMs: Math.round(num('shutdownTimeout', 0.1) * 1000),
+    ttlDays: ttl === undefined ? undefined : num('ttlDays', 1, 100_000),
+    logLevel: level as LogLevel,
+    discovery: bool('discovery'),
+  };
+}
+
+const UNITS: Record<string, number> = {
+  '': 1, b: 1, k: 1024, kb: 1000, kib: 1024, m: MiB, mb: 1e6, mib: MiB, g: 1024 * MiB, gb: 1e9, gib: 1024 * MiB,
+};
+
+/** `16777216`, `16MiB`, `16M` (binary), `16MB` (decimal), `512KiB`, `2GiB` → bytes; NaN if unreadable. */
+export function parseBytes(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*([a-zA-Z]*)$/.exec(text.trim());
+  if (!match) return NaN;
+  const unit = UNITS[match[2]!.toLowerCase()];
+  if (unit === undefined) return NaN;
+  return Math.floor(Number(match[1]) * unit);
+}
+
+/** The configuration as logged at start: no token values, only counts. */
+export function describeConfig(config: CollectorConfig): Record<string, unknown> {
+  const { tokens, queryToken: _secret, store, ...rest } = config;
+  let where: string;
+  try {
+    where = describeStore(parseStore(store));
+  } catch {
+    where = '(invalid)';
+  }
+  return { ...rest, store: where, tokens: tokens.length, orgBoundTokens: tokens.filter((t) => t.org !== undefined).length };
+}

@@ -1,0 +1,72 @@
+/**
+ * Probes and metrics routes.
+ * - GET /healthz: the process is up and serving (200 while draining too: it is still alive).
+ * - GET /readyz: ready for traffic: not draining, the store answers `SELECT 1`, and every
+ *   migration this version knows is recorded in schema_migrations. 503 otherwise, with the reason.
+ * - GET /metrics: Prometheus text.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { renderMigrations } from '../clickhouse/migrate.js';
+import type { QueryRunner } from '../clickhouse/query-runner.js';
+import { send, sendJson } from './http.js';
+import { PROMETHEUS_CONTENT_TYPE, type CollectorMetrics } from './metrics.js';
+
+export interface HealthOptions {
+  /** Read-only runner on the store (the query endpoint's). */
+  runner: QueryRunner;
+  database: string;
+  draining: () => boolean;
+  /** Longest a readiness check may take. Default 5 s. */
+  timeoutMs?: number;
+}
+
+export function latestMigrationVersion(database: string): number {
+  return Math.max(0, ...renderMigrations({ database }).map((m) => m.version));
+}
+
+export function createHealthHandlers(options: HealthOptions) {
+  const expected = latestMigrationVersion(options.database);
+  const timeoutMs = options.timeoutMs ?? 5000;
+
+  async function check(): Promise<string | undefined> {
+    await options.runner.query('SELECT 1 AS ok');
+    const rows = await options.runner.query<{ version: number | string | null }>(
+      `SELECT max(version) AS version FROM ${options.database}.schema_migrations`,
+    );
+    const applied = Number(rows[0]?.version ?? 0);
+    return applied >= expected ? undefined : `migrations not applied (schema version ${applied}, expected ${expected})`;
+  }
+
+  return {
+    healthz(_req: IncomingMessage, res: ServerResponse): void {
+      sendJson(res, 200, { status: 'ok' });
+    },
+
+    async readyz(_req: IncomingMessage, res: ServerResponse): Promise<void> {
+      if (options.draining()) {
+        sendJson(res, 503, { status: 'draining' });
+        return;
+      }
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<string>((resolve) => {
+        timer = setTimeout(() => resolve(`the store did not answer within ${timeoutMs} ms`), timeoutMs);
+      });
+      let problem: string | undefined;
+      try {
+        problem = await Promise.race([check(), timeout]);
+      } catch (error) {
+        problem = `store unreachable: ${(error instanceof Error ? error.message : String(error)).split('\n', 1)[0]}`;
+      } finally {
+        clearTimeout(timer);
+      }
+      if (problem) sendJson(res, 503, { status: 'not ready', reason: problem });
+      else sendJson(res, 200, { status: 'ready', schemaVersion: expected });
+    },
+  };
+}
+
+export function createMetricsHandler(metrics: CollectorMetrics) {
+  return (_req: IncomingMessage, res: ServerResponse): void => {
+    send(res, 200, metrics.render(), PROMETHEUS_CONTENT_TYPE);
+  };
+}

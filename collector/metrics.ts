@@ -1,0 +1,154 @@
+/**
+ * Prometheus text exposition (format 0.0.4) of the collector's own counters plus the ledger's
+ * stats (read at scrape time, so they cost nothing in between). No client library: counters,
+ * callback gauges/counters and one histogram are all the collector needs.
+ */
+import type { LedgerStats } from '../exporter/ledger.js';
+
+type Labels = Record<string, string>;
+
+function labelText(labels: Labels | undefined): string {
+  if (!labels) return '';
+  const parts = Object.entries(labels).map(([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`);
+  return parts.length === 0 ? '' : `{${parts.join(',')}}`;
+}
+
+function num(value: number): string {
+  if (Number.isNaN(value)) return 'NaN';
+  if (value === Infinity) return '+Inf';
+  if (value === -Infinity) return '-Inf';
+  return String(value);
+}
+
+interface Metric {
+  render(out: string[]): void;
+}
+
+export class Counter implements Metric {
+  readonly #values = new Map<string, number>();
+  constructor(readonly name: string, readonly help: string) {}
+
+  inc(labels?: Labels, by = 1): void {
+    const key = labelText(labels);
+    this.#values.set(key, (this.#values.get(key) ?? 0) + by);
+  }
+
+  get(labels?: Labels): number {
+    return this.#values.get(labelText(labels)) ?? 0;
+  }
+
+  render(out: string[]): void {
+    out.push(`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`);
+    if (this.#values.size === 0) out.push(`${this.name} 0`);
+    for (const [labels, value] of this.#values) out.push(`${this.name}${labels} ${num(value)}`);
+  }
+}
+
+/** A gauge or counter whose value is read when scraped. */
+export class Observed implements Metric {
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly type: 'gauge' | 'counter',
+    readonly read: () => number,
+  ) {}
+
+  render(out: string[]): void {
+    out.push(`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} ${this.type}`, `${this.name} ${num(this.read())}`);
+  }
+}
+
+export class Histogram implements Metric {
+  readonly #series = new Map<string, { labels: Labels | undefined; counts: number[]; sum: number; count: number }>();
+  constructor(readonly name: string, readonly help: string, readonly buckets: readonly number[]) {}
+
+  observe(value: number, labels?: Labels): void {
+    const key = labelText(labels);
+    let s = this.#series.get(key);
+    if (!s) {
+      s = { labels, counts: this.buckets.map(() => 0), sum: 0, count: 0 };
+      this.#series.set(key, s);
+    }
+    for (let i = 0; i < this.buckets.length; i++) if (value <= this.buckets[i]!) s.counts[i]!++;
+    s.sum += value;
+    s.count++;
+  }
+
+  render(out: string[]): void {
+    out.push(`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`);
+    for (const s of this.#series.values()) {
+      this.buckets.forEach((le, i) => out.push(`${this.name}_bucket${labelText({ ...s.labels, le: num(le) })} ${s.counts[i]}`));
+      out.push(`${this.name}_bucket${labelText({ ...s.labels, le: '+Inf' })} ${s.count}`);
+      out.push(`${this.name}_sum${labelText(s.labels)} ${num(s.sum)}`, `${this.name}_count${labelText(s.labels)} ${s.count}`);
+    }
+  }
+}
+
+export class Registry {
+  readonly #metrics: Metric[] = [];
+
+  add<M extends Metric>(metric: M): M {
+    this.#metrics.push(metric);
+    return metric;
+  }
+
+  render(): string {
+    const out: string[] = [];
+    for (const metric of this.#metrics) metric.render(out);
+    return `${out.join('\n')}\n`;
+  }
+}
+
+export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+
+/** The collector's metrics. `stats` is the ledger's live stats object. */
+export class CollectorMetrics {
+  readonly registry = new Registry();
+  readonly requests: Counter;
+  readonly requestDuration: Histogram;
+  readonly spansReceived: Counter;
+  readonly spansRejected: Counter;
+  readonly spansPrefiltered: Counter;
+  readonly refused: Counter;
+  readonly queries: Counter;
+
+  constructor(stats: () => LedgerStats | undefined, queueCapacity: { rows: number; bytes: number }) {
+    const r = this.registry;
+    const p = 'genai_ledger_';
+    const stat = (read: (s: LedgerStats) => number) => () => {
+      const s = stats();
+      return s ? read(s) : 0;
+    };
+    this.requests = r.add(new Counter(`${p}http_requests_total`, 'HTTP requests answered, by route and status code.'));
+    this.requestDuration = r.add(new Histogram(`${p}http_request_duration_seconds`, 'Time to answer an HTTP request, by route.',
+      [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]));
+    this.spansReceived = r.add(new Counter(`${p}spans_received_total`, 'Spans received in OTLP trace requests (AI or not, malformed included).'));
+    this.spansRejected = r.add(new Counter(`${p}spans_rejected_total`, 'Spans rejected as malformed (reported as partial_success), by stage: decode or map.'));
+    this.refused = r.add(new Counter(`${p}requests_refused_total`, 'Trace requests refused, by reason: queue_full, draining, unauthorized, too_large, bad_request, unsupported.'));
+    this.queries = r.add(new Counter(`${p}queries_total`, 'Query endpoint requests, by outcome: ok, refused, error, unauthorized.'));
+    this.spansPrefiltered = new Counter(`${p}spans_prefiltered_total`, 'Ordinary spans dropped before decoding (no attribute an AI call has).');
+    r.add(this.spansPrefiltered);
+    r.add(new Observed(`${p}spans_skipped_total`, 'Spans that are not AI calls (or are aggregates of them), skipped (prefiltered ones included).', 'counter',
+      () => (stats()?.spansSkipped ?? 0) + this.spansPrefiltered.get()));
+    r.add(new Observed(`${p}rows_mapped_total`, 'Usage rows made from AI spans.', 'counter', stat((s) => s.rowsMapped)));
+    r.add(new Observed(`${p}rows_unpriced_total`, 'Usage rows without a known price.', 'counter', stat((s) => s.rowsUnpriced)));
+    r.add(new Observed(`${p}rows_written_total`, 'Usage rows written to ClickHouse.', 'counter', stat((s) => s.writtenRows)));
+    r.add(new Observed(`${p}rows_dropped_total`, 'Usage rows lost: queue overflow, insert failed after retries, after shutdown.', 'counter', stat((s) => s.droppedRows)));
+    r.add(new Observed(`${p}rows_rejected_total`, 'Usage rows ClickHouse refused (bad values).', 'counter', stat((s) => s.rejectedRows)));
+    r.add(new Observed(`${p}queue_rows`, 'Usage rows waiting to be written.', 'gauge', stat((s) => s.queuedRows)));
+    r.add(new Observed(`${p}queue_bytes`, 'Serialized size of the rows waiting to be written.', 'gauge', stat((s) => s.queuedBytes)));
+    r.add(new Observed(`${p}queue_capacity_rows`, 'Rows the queue holds at most.', 'gauge', () => queueCapacity.rows));
+    r.add(new Observed(`${p}queue_capacity_bytes`, 'Serialized bytes the queue holds at most.', 'gauge', () => queueCapacity.bytes));
+    r.add(new Observed(`${p}insert_batches_total`, 'Successful inserts.', 'counter', stat((s) => s.writtenBatches)));
+    r.add(new Observed(`${p}insert_retried_batches_total`, 'Inserts that failed at least once and were retried.', 'counter', stat((s) => s.retriedBatches)));
+    r.add(new Observed(`${p}insert_failed_batches_total`, 'Inserts given up after the last retry (insert errors).', 'counter', stat((s) => s.failedBatches)));
+    r.add(new Observed(`${p}insert_last_duration_seconds`, 'Duration of the last insert attempt.', 'gauge', stat((s) => s.lastInsertLatencyMs / 1000)));
+    const started = Date.now() / 1000;
+    r.add(new Observed('process_start_time_seconds', 'Start time of the process, Unix seconds.', 'gauge', () => started));
+    r.add(new Observed('process_resident_memory_bytes', 'Resident memory size in bytes.', 'gauge', () => process.memoryUsage.rss()));
+  }
+
+  render(): string {
+    return this.registry.render();
+  }
+}
