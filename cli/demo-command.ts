@@ -1,9 +1,12 @@
 import { parseArgs } from 'node:util';
 import { migrate, refreshRollups } from '../clickhouse/migrate.js';
 import { syncModelPrices } from '../clickhouse/prices.js';
-import { clientRunner } from '../clickhouse/query-runner.js';
+import { clientRunner, type QueryRunner } from '../clickhouse/query-runner.js';
 import { runReport, type ReportRow } from '../clickhouse/report.js';
+import { parseStore, resolveStoreOption } from '../clickhouse/store.js';
+import { findLiveCollector } from '../collector/discovery.js';
 import { loadPriceBook } from '../exporter/pricing/index.js';
+import { GenAiLedgerExporter } from '../exporter/span-exporter.js';
 import { planTraffic, SCRAPE_MODEL, SCRAPE_PROVIDER, SCRAPE_USD_PER_CREDIT, SELF_HOSTED_MODEL } from '../demo/traffic.js';
 import { parseCommandArgs } from './args.js';
 import { CliError, USAGE_EXIT_CODE } from './cli-error.js';
@@ -11,11 +14,13 @@ import type { Command } from './main.js';
 import { formatSeconds, Progress } from './progress.js';
 import { writeLines } from './stdio.js';
 import { openStoreForWriting } from './reprice-command.js';
+import { openReaderForCli } from './store-client.js';
 import { renderTable } from './table.js';
 
 const HELP = `Usage: genai-ledger demo [--days 3] [--orgs 6] [--calls 2000] [--seed 1] [--store S]
 
 Fills the store with realistic multi-tenant AI traffic, then prints what it cost by org and model.
+When a collector holds the store (npm start), the spans go to it over OTLP, as an app's would.
 The calls are real: the official openai SDK, instrumented by @opentelemetry/instrumentation-openai,
 talks to a built-in fake OpenAI server on 127.0.0.1 (no network, no API key), and recordUsage()
 records a credit-billed scraping API and audio transcriptions; the OpenTelemetry SDK hands every
@@ -59,43 +64,69 @@ export const demoCommand: Command = {
     const nowMs = Date.now();
     const plan = planTraffic({ days, orgs, calls, seed, nowMs });
 
+    // A collector holding the store takes the demo's spans over OTLP, as it would an app's.
+    const store = parseStore(resolveStoreOption(values.store));
+    const collector = store.kind === 'embedded' ? findLiveCollector(store.path) : undefined;
+    const { runDemo } = await import('../demo/run.js');
+    const progress = new Progress('demo', calls, { unit: 'calls' });
+    const started = performance.now();
+    const period = { fromMs: nowMs - days * 86_400_000, toMs: nowMs };
+
+    if (collector) {
+      const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-proto');
+      const result = await runDemo({ calls: plan, exporter: new OTLPTraceExporter({ url: `${collector.url}/v1/traces` }), onProgress: (n) => progress.update(n) });
+      progress.done(`demo: ${result.calls} calls (${result.failed} failed) in ${formatSeconds((performance.now() - started) / 1000)}, sent to the collector at ${collector.url}`);
+      const { runner, database, label } = await openReaderForCli(values.store);
+      try {
+        await waitForRows(runner, { ...period, database }, result.calls);
+        return await printReport(runner, { ...period, database }, result, days, label, values.format);
+      } finally {
+        await runner.close();
+      }
+    }
+
     const { client, database, label } = await openStoreForWriting(values.store, 'demo');
     try {
       await migrate(client, { database });
       await syncModelPrices(client, prices.listPrices(), { table: `${database}.model_prices` });
-
-      // Loaded here: the SDK, the instrumentation and the fake provider are the demo's alone.
-      const { runDemo } = await import('../demo/run.js');
-      const progress = new Progress('demo', calls, { unit: 'calls' });
-      const started = performance.now();
-      const result = await runDemo({ calls: plan, client, database, prices, onProgress: (n) => progress.update(n) });
-      const seconds = (performance.now() - started) / 1000;
-      const stats = result.stats;
+      const exporter = new GenAiLedgerExporter({ client, database, prices, migrate: false });
+      const result = await runDemo({ calls: plan, exporter, onProgress: (n) => progress.update(n) });
+      const stats = exporter.stats();
       progress.done(
-        `demo: ${result.calls} calls (${result.failed} failed) in ${formatSeconds(seconds)}, ` +
+        `demo: ${result.calls} calls (${result.failed} failed) in ${formatSeconds((performance.now() - started) / 1000)}, ` +
           `${stats?.writtenRows ?? 0} rows written to ${label}` +
           (stats && stats.droppedRows + stats.rejectedRows > 0 ? `, ${stats.droppedRows} dropped, ${stats.rejectedRows} rejected` : ''),
       );
       await refreshRollups(client, { database }).catch((e: unknown) => {
         process.stderr.write(`genai-ledger: the rollups were not refreshed now (${(e instanceof Error ? e.message : String(e)).split('\n')[0]}); they catch up within a minute\n`);
       });
-
-      // The report covers the demo's window in the store (other rows of that window included).
-      const runner = clientRunner(client);
-      const period = { fromMs: nowMs - days * 86_400_000, toMs: nowMs, database };
-      const rows = await runReport(runner, { ...period, by: ['org_id', 'request_model'], limit: 10_000 });
-      const total = (await runReport(runner, { ...period, by: [] }))[0];
-      if (values.format === 'json') {
-        await writeLines([JSON.stringify({ calls: result.calls, failed: result.failed, store: label, rows, total })]);
-      } else {
-        await writeLines(renderReport(rows, total, days, label));
-      }
-      return 0;
+      return await printReport(clientRunner(client), { ...period, database }, result, days, label, values.format);
     } finally {
       await client.close();
     }
   },
 };
+
+type Period = { fromMs: number; toMs: number; database: string };
+
+/** The report covers the demo's window in the store (other rows of that window included). */
+async function printReport(runner: QueryRunner, period: Period, result: { calls: number; failed: number }, days: number, label: string, format: string): Promise<number> {
+  const rows = await runReport(runner, { ...period, by: ['org_id', 'request_model'], limit: 10_000 });
+  const total = (await runReport(runner, { ...period, by: [] }))[0];
+  if (format === 'json') await writeLines([JSON.stringify({ calls: result.calls, failed: result.failed, store: label, rows, total })]);
+  else await writeLines(renderReport(rows, total, days, label));
+  return 0;
+}
+
+/** The collector acknowledged the spans; its writes land within about a second. */
+async function waitForRows(runner: QueryRunner, period: Period, calls: number): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    const total = (await runReport(runner, { ...period, by: [] }))[0];
+    if ((total?.calls ?? 0) >= calls) return;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
 
 function wholeNumber(flag: string, text: string, min: number, max: number): number {
   const n = /^\d+$/.test(text.trim()) ? Number(text.trim()) : NaN;

@@ -2,7 +2,7 @@
  * Runs a traffic plan the way a real app would: the official `openai` SDK instrumented by
  * @opentelemetry/instrumentation-openai, `recordUsage` for the calls no instrumentation covers
  * (a credit-billed scraping API, a transcription), the OTel Node SDK with `withUsageContext`
- * attribution, and the GenAiLedgerExporter writing into the store. The provider is the built-in
+ * attribution, and an exporter: the ledger's own into the store, or OTLP to a running collector. The provider is the built-in
  * fake (fake-provider.ts) on 127.0.0.1, told per request what usage to report.
  *
  * Instrumentations stamp spans with the real clock, so a span processor in front of the ledger
@@ -11,14 +11,11 @@
  */
 import { context, createContextKey, metrics, type Context } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { SimpleSpanProcessor, type ReadableSpan, type Span, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { SimpleSpanProcessor, type ReadableSpan, type Span, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { OpenAIInstrumentation } from '@opentelemetry/instrumentation-openai';
-import type { ClickHouseClient } from '@clickhouse/client';
 import OpenAI from 'openai';
 import * as openaiModule from 'openai';
-import { GenAiLedgerExporter, type ExporterStats } from '../exporter/span-exporter.js';
-import type { PriceBook } from '../exporter/pricing/index.js';
 import { recordUsage } from '../instrumentation/record-usage.js';
 import { contextWithUsage, UsageContextSpanProcessor } from '../instrumentation/usage-context.js';
 import { FAKE_STATUS_HEADER, FAKE_USAGE_HEADER, startFakeProvider } from './fake-provider.js';
@@ -30,10 +27,8 @@ const DEFAULT_CONCURRENCY = 48;
 
 export interface RunDemoOptions {
   calls: readonly PlannedCall[];
-  /** Store client (already migrated) and its database; the client is not closed. */
-  client: ClickHouseClient;
-  database: string;
-  prices: PriceBook;
+  /** Where the spans go: the ledger exporter on a store, or an OTLP exporter to a running collector. */
+  exporter: SpanExporter;
   /** Calls in flight at once. Default 48. */
   concurrency?: number;
   /** Called after each call with the number done. */
@@ -44,8 +39,6 @@ export interface RunDemoResult {
   calls: number;
   /** Calls the fake provider answered with an error (they are still rows, with error_type). */
   failed: number;
-  /** The exporter's counters: rows mapped, written, dropped, ... */
-  stats: ExporterStats | undefined;
 }
 
 interface PlannedTime {
@@ -117,7 +110,7 @@ export class TimeShiftProcessor implements SpanProcessor {
 /** Runs the calls; resolves when every row is written (or counted as dropped). */
 export async function runDemo(options: RunDemoOptions): Promise<RunDemoResult> {
   const fake = await startFakeProvider({ recordRequests: false });
-  const exporter = new GenAiLedgerExporter({ client: options.client, database: options.database, prices: options.prices, migrate: false });
+  const exporter = options.exporter;
   const provider = new NodeTracerProvider({
     resource: resourceFromAttributes({ 'service.name': DEMO_SERVICE_NAME, 'deployment.environment.name': DEMO_ENVIRONMENT }),
     spanProcessors: [new UsageContextSpanProcessor(), new TimeShiftProcessor(new SimpleSpanProcessor(exporter))],
@@ -150,8 +143,8 @@ export async function runDemo(options: RunDemoOptions): Promise<RunDemoResult> {
     };
     await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? DEFAULT_CONCURRENCY) }, worker));
     await provider.forceFlush();
-    await exporter.forceFlush();
-    return { calls: done, failed, stats: exporter.stats() };
+    await exporter.forceFlush?.();
+    return { calls: done, failed };
   } finally {
     definition.unpatch?.(openaiModule, version);
     instrumentation.disable();
