@@ -40,13 +40,14 @@ export interface Attribution {
 /** Span attributes win over resource attributes; within each, the key lists' order decides. */
 export function attribute(span: Attributes, resource: Attributes, keys: AttributionKeys): Attribution {
   return {
-    org_id: lookup(span, resource, keys.org),
-    user_id: lookup(span, resource, keys.user),
-    feature: lookup(span, resource, keys.feature),
-    conversation_id: lookup(span, resource, keys.conversation),
+    org_id: attributionOf(span, resource, keys.org),
+    user_id: attributionOf(span, resource, keys.user),
+    feature: attributionOf(span, resource, keys.feature),
+    conversation_id: attributionOf(span, resource, keys.conversation),
   };
 }
 
-function lookup(span: Attributes, resource: Attributes, keys: readonly string[]): string {
+/** One attribution field: the span's value for `keys`, else the resource's, else ''. */
+export function attributionOf(span: Attributes, resource: Attributes, keys: readonly string[]): string {
   return firstString(span, keys) ?? firstString(resource, keys) ?? '';
 }
