@@ -11,11 +11,13 @@ and every AI call becomes one priced usage row in the store. Ordinary spans are 
 
 Endpoints:
   POST /v1/traces   OTLP traces. 200 (partial_success when spans were malformed), 400 undecodable,
-                    401 bad token, 413 too large, 415 unknown content type, 429 + Retry-After when
-                    the write queue is full, 503 while shutting down
+                    401 bad token, 413 too large, 415 unknown content type, 503 + Retry-After when
+                    the spool is full or failing (429 + Retry-After when the in-memory queue is
+                    full, with --no-spool), 503 while shutting down
   POST /v1/query    read-only SQL for 'genai-ledger report/query' while the collector holds the
                     store ({"sql", "params"} → {"rows"}; bearer: the query token)
-  GET  /healthz     process up          GET /readyz   store reachable and migrated
+  GET  /healthz     process up          GET /readyz   store reachable and migrated (with the
+                    spool: still ready while the store is down and the spool has room)
   GET  /metrics     Prometheus text
 
 Tokens: with --tokens-file (or GENAI_LEDGER_TOKENS), requests need 'Authorization: Bearer <token>'
@@ -23,6 +25,11 @@ Tokens: with --tokens-file (or GENAI_LEDGER_TOKENS), requests need 'Authorizatio
 rows to that org. An embedded store gets <store>/collector.json (mode 0600) while the collector runs,
 so 'genai-ledger report --store <dir>' reads through it. SIGTERM/SIGINT drain and flush, then exit 0.
 Logs: JSON lines on stderr.
+
+Durability (on by default): a 200 is sent only once the request's rows are fsync'd in a write-ahead
+spool (--spool-dir, default <store>/spool for an embedded store, required with a ClickHouse URL);
+they reach ClickHouse from there, through ClickHouse outages (up to --spool-max-bytes waiting) and
+SIGKILL (replayed at the next start). --no-spool keeps rows in memory only.
 
 Options (flag, else environment variable, else default):
 ${settingsHelp()}`;

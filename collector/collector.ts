@@ -10,9 +10,16 @@
  *   health.ts          /healthz, /readyz, /metrics (metrics.ts)
  *   discovery.ts       <store>/collector.json for CLI readers
  *   lifecycle.ts       signals → drain → close
+ *   fault-injection.ts test-only ClickHouse "down" switch (GENAI_LEDGER_FAULT_INJECTION=1 only)
+ *
+ * With the spool (config.spool, on by default) the ledger appends every request's rows to a
+ * write-ahead log in config.spool.dir and answers 200 only after fdatasync; a pump moves them to
+ * ClickHouse, retrying while it is down, and a restart replays what was not yet committed.
  */
-import { describeStore, parseStore, storeDatabase, StoreLockedError, type Store } from '../clickhouse/store.js';
+import type { ClickHouseClient } from '@clickhouse/client';
+import { createStoreClient, describeStore, parseStore, storeDatabase, StoreLockedError, type Store } from '../clickhouse/store.js';
 import { Ledger } from '../exporter/ledger.js';
+import { FaultSwitch } from './fault-injection.js';
 import { IdleFlusher, QueueAdmission } from './admission.js';
 import { TokenAuthenticator } from './auth.js';
 import { describeConfig, type CollectorConfig } from './config.js';
@@ -62,8 +69,16 @@ export async function startCollector(config: CollectorConfig, options: StartOpti
   }
 
   log.info('starting', { config: describeConfig(config) });
-  const ledger = await Ledger.open({
-    store: config.store,
+  // Test-only: the ledger's client behind a switch that can make ClickHouse look down.
+  const faults = config.faultInjection ? new FaultSwitch() : undefined;
+  let faultClient: ClickHouseClient | undefined;
+  if (faults) {
+    faultClient = faults.wrap(await createStoreClient(store));
+    log.warn('fault injection is ON (GENAI_LEDGER_FAULT_INJECTION=1): POST /debug/faults can make ClickHouse look down; never in production');
+  }
+  const openLedger = (): Promise<Ledger> => Ledger.open({
+    ...(faultClient ? { client: faultClient, database } : { store: config.store }),
+    ...(config.spool ? { spool: { dir: config.spool.dir, maxBytes: config.spool.maxBytes, fsync: config.spool.fsync } } : {}),
     ...(config.prices ? { prices: config.prices } : {}),
     ...(config.ttlDays ? { ttlDays: config.ttlDays } : {}),
     writer: {
@@ -73,6 +88,24 @@ export async function startCollector(config: CollectorConfig, options: StartOpti
       flushIntervalMs: config.flushIntervalMs,
     },
   });
+  let ledger: Ledger;
+  try {
+    ledger = await openLedger();
+  } catch (error) {
+    await faultClient?.close().catch(() => undefined);
+    throw error;
+  }
+  const closeLedger = async (): Promise<void> => {
+    await ledger.close();
+    await faultClient?.close().catch(() => undefined);
+  };
+  if (config.spool) {
+    const sp = ledger.stats.spool;
+    log.info('spool open', {
+      dir: config.spool.dir, maxBytes: config.spool.maxBytes, fsync: config.spool.fsync,
+      usedBytes: sp?.usedBytes, recoveredRows: sp?.recoveredRows, corruptRecords: sp?.corruptRecords,
+    });
+  }
 
   // Read-only statements (query endpoint, /readyz) run on a connection of their own: see reader.ts.
   const reader = openReader(store, readOnlySettings(config.query));
@@ -80,18 +113,23 @@ export async function startCollector(config: CollectorConfig, options: StartOpti
     await reader.query('SELECT 1');
   } catch (error) {
     await reader.close().catch(() => undefined);
-    await ledger.close();
+    await closeLedger();
     throw error;
   }
 
   let draining = false;
   const isDraining = (): boolean => draining;
   const capacity = { rows: config.maxQueueRows, bytes: config.maxQueueBytes };
-  const metrics = new CollectorMetrics(() => ledger.stats, capacity);
+  const metrics = new CollectorMetrics(() => ledger.stats, capacity, { spool: ledger.durable });
   const auth = new TokenAuthenticator(config.tokens);
   // Probes get a session of their own, so a long user query never makes the collector look unready.
   const probe = openReader(store, readOnlySettings(config.query));
-  const health = createHealthHandlers({ runner: probe, database, draining: isDraining });
+  const health = createHealthHandlers({
+    runner: faults ? faults.wrapRunner(probe) : probe,
+    database,
+    draining: isDraining,
+    ...(ledger.stats.spool ? { spool: ledger.stats.spool } : {}),
+  });
   const idleFlusher = new IdleFlusher(() => ledger.flush(), config.idleFlushMs);
 
   const routes: Route[] = [
@@ -112,6 +150,7 @@ export async function startCollector(config: CollectorConfig, options: StartOpti
     { methods: ['GET', 'HEAD'], path: '/readyz', handler: health.readyz, duringDrain: true },
     { methods: ['GET'], path: '/metrics', handler: createMetricsHandler(metrics), duringDrain: true },
   ];
+  if (faults) routes.push({ methods: ['GET', 'POST'], path: '/debug/faults', handler: faults.handler(log), duringDrain: true });
   if (config.queryEndpoint) {
     routes.push({
       methods: ['POST', 'GET'],
@@ -130,7 +169,7 @@ export async function startCollector(config: CollectorConfig, options: StartOpti
     });
   } catch (error) {
     await Promise.all([reader.close(), probe.close()]).catch(() => undefined);
-    await ledger.close();
+    await closeLedger();
     throw error;
   }
 
@@ -168,7 +207,7 @@ export async function startCollector(config: CollectorConfig, options: StartOpti
       const remaining = Math.max(100, config.shutdownTimeoutMs - (Date.now() - started));
       let timer: NodeJS.Timeout | undefined;
       const flushed = await Promise.race([
-        ledger.close().then(() => true),
+        closeLedger().then(() => true),
         new Promise<boolean>((resolve) => {
           timer = setTimeout(() => resolve(false), remaining);
         }),
@@ -177,7 +216,11 @@ export async function startCollector(config: CollectorConfig, options: StartOpti
       await Promise.all([reader.close(), probe.close()]).catch(() => undefined);
       const s = ledger.stats;
       const result: StopResult = { clean: answered && flushed && s.queuedRows === 0, writtenRows: s.writtenRows, droppedRows: s.droppedRows };
-      log.info('stopped', { ...result, ms: Date.now() - started, spansReceived: metrics.spansReceived.get(), rowsMapped: s.rowsMapped });
+      log.info('stopped', {
+        ...result, ms: Date.now() - started, spansReceived: metrics.spansReceived.get(), rowsMapped: s.rowsMapped,
+        // Rows still in the spool are not lost: the next start on the same spool delivers them.
+        ...(s.spool ? { spoolPendingRows: s.spool.pendingRows } : {}),
+      });
       return result;
     })();
     return stopping;

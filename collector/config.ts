@@ -5,8 +5,9 @@
  * ConfigError naming the flag and the variable.
  */
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { describeStore, parseStore, resolveStoreOption } from '../clickhouse/store.js';
+import { describeStore, parseStore, resolveStoreOption, type Store } from '../clickhouse/store.js';
 import { loadTokensFile, parseTokens, type TokenEntry } from './auth.js';
 import { LOG_LEVELS, type LogLevel } from './log.js';
 
@@ -60,6 +61,21 @@ export interface CollectorConfig {
   logLevel: LogLevel;
   /** Write <store>/collector.json for an embedded store so the CLI finds the query endpoint. */
   discovery: boolean;
+  /**
+   * The durable write-ahead spool: a 200 is answered only once the request's rows are fsync'd in
+   * it, and they reach ClickHouse from there (surviving ClickHouse outages and SIGKILL).
+   * undefined = off (--no-spool / GENAI_LEDGER_SPOOL=off): rows are queued in memory only.
+   */
+  spool: SpoolConfig | undefined;
+  /** Test-only: GENAI_LEDGER_FAULT_INJECTION=1 serves POST /debug/faults (never from a flag). */
+  faultInjection: boolean;
+}
+
+export interface SpoolConfig {
+  dir: string;
+  maxBytes: number;
+  /** false skips fdatasync (survives SIGKILL, not power loss). Default true. */
+  fsync: boolean;
 }
 
 /** A setting the collector cannot start with; the message names the flag and the variable. */
@@ -104,6 +120,10 @@ export const SETTINGS = {
   ttlDays: { flag: 'ttl-days', env: 'GENAI_LEDGER_TTL_DAYS', kind: 'count', default: undefined, doc: 'keep raw rows N days (applied when ai_usage is created)' },
   logLevel: { flag: 'log-level', env: 'GENAI_LEDGER_LOG_LEVEL', kind: 'level', default: 'info', doc: `JSON log lines on stderr at this level and above (${LOG_LEVELS.join('|')})` },
   discovery: { flag: 'discovery', env: 'GENAI_LEDGER_DISCOVERY', kind: 'bool', default: 'on', doc: 'write <store>/collector.json (mode 0600) so CLI readers find the query endpoint' },
+  spool: { flag: 'spool', env: 'GENAI_LEDGER_SPOOL', kind: 'bool', default: 'on', doc: 'durable write-ahead spool: answer 200 only once the rows are fsync\'d on disk, so they survive ClickHouse outages and SIGKILL (off, or --no-spool: rows wait in memory only)' },
+  spoolDir: { flag: 'spool-dir', env: 'GENAI_LEDGER_SPOOL_DIR', kind: 'string', default: undefined, doc: 'spool directory, one collector at a time (default: <store>/spool for an embedded store; required with a ClickHouse URL unless the spool is off)' },
+  spoolMaxBytes: { flag: 'spool-max-bytes', env: 'GENAI_LEDGER_SPOOL_MAX_BYTES', kind: 'bytes', default: '1GiB', doc: 'spool size at most; when full, requests get 503 + Retry-After (413 for one that could never fit)' },
+  spoolFsync: { flag: 'spool-fsync', env: 'GENAI_LEDGER_SPOOL_FSYNC', kind: 'bool', default: 'on', doc: 'fdatasync each group of appends (off survives SIGKILL but not power loss)' },
 } as const satisfies Record<string, Setting>;
 
 type SettingName = keyof typeof SETTINGS;
@@ -136,9 +156,11 @@ export function settingsHelp(width = 100): string {
 export function parseCollectorConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): CollectorConfig {
   const options: Record<string, { type: 'string' }> = {};
   for (const s of Object.values(SETTINGS) as Setting[]) options[s.flag] = { type: 'string' };
+  // `--no-spool` is `--spool off`.
+  const args = argv.map((a) => (a === '--no-spool' ? '--spool=off' : a));
   let flags: Record<string, string | undefined>;
   try {
-    flags = parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }).values as Record<string, string | undefined>;
+    flags = parseArgs({ args, options, strict: true, allowPositionals: false }).values as Record<string, string | undefined>;
   } catch (error) {
     throw new ConfigError((error instanceof Error ? error.message : String(error)).split('\n', 1)[0]!);
   }
@@ -222,6 +244,26 @@ export function parseCollectorConfig(argv: readonly string[], env: NodeJS.Proces
 
   const ttl = raw('ttlDays').value;
   const maxBatchRows = num('maxBatchRows', 1);
+
+  let spool: SpoolConfig | undefined;
+  if (bool('spool')) {
+    let dir = str('spoolDir');
+    if (dir === undefined) {
+      let parsed: Store | undefined;
+      try {
+        parsed = parseStore(store);
+      } catch {
+        parsed = undefined;
+      }
+      if (parsed?.kind === 'embedded') dir = join(parsed.path, 'spool');
+      else {
+        throw new ConfigError(
+          `${label('spoolDir')}: required with a ClickHouse server store (a local directory for the write-ahead spool), or turn the spool off with --no-spool (GENAI_LEDGER_SPOOL=off)`,
+        );
+      }
+    }
+    spool = { dir, maxBytes: num('spoolMaxBytes', 1024 * 1024), fsync: bool('spoolFsync') };
+  }
   return {
     host,
     port,
@@ -250,6 +292,8 @@ export function parseCollectorConfig(argv: readonly string[], env: NodeJS.Proces
     ttlDays: ttl === undefined ? undefined : num('ttlDays', 1, 100_000),
     logLevel: level as LogLevel,
     discovery: bool('discovery'),
+    spool,
+    faultInjection: env.GENAI_LEDGER_FAULT_INJECTION === '1',
   };
 }
 

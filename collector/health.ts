@@ -3,10 +3,14 @@
  * - GET /healthz: the process is up and serving (200 while draining too: it is still alive).
  * - GET /readyz: ready for traffic: not draining, the store answers `SELECT 1`, and every
  *   migration this version knows is recorded in schema_migrations. 503 otherwise, with the reason.
+ *   With a spool, an unreachable store does not make the collector unready while the spool has
+ *   room: requests are still accepted durably (200, `"store": "<problem>"`, `"degraded": true`);
+ *   a (nearly) full spool does (503). The body reports the spool's fill either way.
  * - GET /metrics: Prometheus text.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { renderMigrations } from '../clickhouse/migrate.js';
+import type { SpoolStats } from '../exporter/spool/spool.js';
 import type { QueryRunner } from '../clickhouse/query-runner.js';
 import { send, sendJson } from './http.js';
 import { PROMETHEUS_CONTENT_TYPE, type CollectorMetrics } from './metrics.js';
@@ -18,6 +22,13 @@ export interface HealthOptions {
   draining: () => boolean;
   /** Longest a readiness check may take. Default 5 s. */
   timeoutMs?: number;
+  /** The ledger's spool counters, when it has one. */
+  spool?: SpoolStats;
+}
+
+/** Free spool bytes below which the collector reports itself unready (a request would likely not fit). */
+export function spoolReserveBytes(maxBytes: number): number {
+  return Math.min(1024 * 1024, Math.floor(maxBytes / 100));
 }
 
 export function latestMigrationVersion(database: string): number {
@@ -59,8 +70,21 @@ export function createHealthHandlers(options: HealthOptions) {
       } finally {
         clearTimeout(timer);
       }
-      if (problem) sendJson(res, 503, { status: 'not ready', reason: problem });
-      else sendJson(res, 200, { status: 'ready', schemaVersion: expected });
+      const sp = options.spool;
+      if (!sp) {
+        if (problem) sendJson(res, 503, { status: 'not ready', reason: problem });
+        else sendJson(res, 200, { status: 'ready', schemaVersion: expected });
+        return;
+      }
+      const spool = { usedBytes: sp.usedBytes, maxBytes: sp.maxBytes, pendingRows: sp.pendingRows, failedDeliveries: sp.failedDeliveries };
+      if (sp.maxBytes - sp.usedBytes < spoolReserveBytes(sp.maxBytes)) {
+        sendJson(res, 503, { status: 'not ready', reason: `the spool is full (${sp.usedBytes} of ${sp.maxBytes} bytes)${problem ? `; ${problem}` : ''}`, spool });
+      } else if (problem) {
+        // Still accepting: every 200 is on disk and reaches ClickHouse once it is back.
+        sendJson(res, 200, { status: 'ready', degraded: true, store: problem, spool });
+      } else {
+        sendJson(res, 200, { status: 'ready', schemaVersion: expected, store: 'ok', spool });
+      }
     },
   };
 }

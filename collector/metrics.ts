@@ -112,7 +112,7 @@ export class CollectorMetrics {
   readonly refused: Counter;
   readonly queries: Counter;
 
-  constructor(stats: () => LedgerStats | undefined, queueCapacity: { rows: number; bytes: number }) {
+  constructor(stats: () => LedgerStats | undefined, queueCapacity: { rows: number; bytes: number }, options: { spool?: boolean } = {}) {
     const r = this.registry;
     const p = 'genai_ledger_';
     const stat = (read: (s: LedgerStats) => number) => () => {
@@ -124,7 +124,7 @@ export class CollectorMetrics {
       [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]));
     this.spansReceived = r.add(new Counter(`${p}spans_received_total`, 'Spans received in OTLP trace requests (AI or not, malformed included).'));
     this.spansRejected = r.add(new Counter(`${p}spans_rejected_total`, 'Spans rejected as malformed (reported as partial_success), by stage: decode or map.'));
-    this.refused = r.add(new Counter(`${p}requests_refused_total`, 'Trace requests refused, by reason: queue_full, draining, unauthorized, too_large, bad_request, unsupported.'));
+    this.refused = r.add(new Counter(`${p}requests_refused_total`, 'Trace requests refused, by reason: queue_full, spool_full, spool_error, draining, unauthorized, too_large, bad_request, unsupported.'));
     this.queries = r.add(new Counter(`${p}queries_total`, 'Query endpoint requests, by outcome: ok, refused, error, unauthorized.'));
     this.spansPrefiltered = new Counter(`${p}spans_prefiltered_total`, 'Ordinary spans dropped before decoding (no attribute an AI call has).');
     r.add(this.spansPrefiltered);
@@ -143,6 +143,28 @@ export class CollectorMetrics {
     r.add(new Observed(`${p}insert_retried_batches_total`, 'Inserts that failed at least once and were retried.', 'counter', stat((s) => s.retriedBatches)));
     r.add(new Observed(`${p}insert_failed_batches_total`, 'Inserts given up after the last retry (insert errors).', 'counter', stat((s) => s.failedBatches)));
     r.add(new Observed(`${p}insert_last_duration_seconds`, 'Duration of the last insert attempt.', 'gauge', stat((s) => s.lastInsertLatencyMs / 1000)));
+    if (options.spool) {
+      const sp = (read: (s: NonNullable<LedgerStats['spool']>) => number) => () => {
+        const s = stats()?.spool;
+        return s ? read(s) : 0;
+      };
+      const dl = (read: (s: NonNullable<LedgerStats['deadLetter']>) => number) => () => {
+        const s = stats()?.deadLetter;
+        return s ? read(s) : 0;
+      };
+      r.add(new Observed(`${p}spool_used_bytes`, 'Bytes of spool segment files held (rows acknowledged and not yet all committed).', 'gauge', sp((s) => s.usedBytes)));
+      r.add(new Observed(`${p}spool_max_bytes`, 'Spool size at most (--spool-max-bytes).', 'gauge', sp((s) => s.maxBytes)));
+      r.add(new Observed(`${p}spool_pending_rows`, 'Rows acknowledged (fsync\'d in the spool) and not yet committed to ClickHouse.', 'gauge', sp((s) => s.pendingRows)));
+      r.add(new Observed(`${p}spool_appended_rows_total`, 'Rows appended to the spool (acknowledged).', 'counter', sp((s) => s.appendedRows)));
+      r.add(new Observed(`${p}spool_committed_rows_total`, 'Spooled rows settled in ClickHouse (written or dead-lettered).', 'counter', sp((s) => s.committedRows)));
+      r.add(new Observed(`${p}spool_full_rejected_rows_total`, 'Rows refused because the spool was full (their requests got 503 or 413).', 'counter', sp((s) => s.fullRejectedRows)));
+      r.add(new Observed(`${p}spool_failed_deliveries_total`, 'Deliveries from the spool that did not land (ClickHouse down); the rows stay and are sent again.', 'counter', sp((s) => s.failedDeliveries)));
+      r.add(new Observed(`${p}spool_corrupt_records_total`, 'Invalid spool records found (torn tails, CRC mismatches): cut or skipped, never replayed.', 'counter', sp((s) => s.corruptRecords)));
+      r.add(new Observed(`${p}spool_recovered_rows_total`, 'Uncommitted rows found in the spool at start (replayed).', 'counter', sp((s) => s.recoveredRows)));
+      r.add(new Observed(`${p}spool_write_errors_total`, 'Spool write or fsync failures (their requests got 503).', 'counter', sp((s) => s.writeErrors)));
+      r.add(new Observed(`${p}dead_letter_rows_total`, 'Rows ClickHouse refused, kept in the dead-letter file.', 'counter', dl((s) => s.rows)));
+      r.add(new Observed(`${p}dead_letter_lost_rows_total`, 'Refused rows that could not be written to the dead-letter file.', 'counter', dl((s) => s.lostRows)));
+    }
     const started = Date.now() / 1000;
     r.add(new Observed('process_start_time_seconds', 'Start time of the process, Unix seconds.', 'gauge', () => started));
     r.add(new Observed('process_resident_memory_bytes', 'Resident memory size in bytes.', 'gauge', () => process.memoryUsage.rss()));

@@ -4,9 +4,13 @@
  *
  * The write path, in order:
  *   authenticate → content type → read body (≤ maxBodyBytes) → decompress (≤ maxDecompressedBytes)
- *   → prefilter (protobuf: ordinary spans dropped unread) → decode → [hook] → admission (queue
- *   headroom) → ledger.ingest (maps, enqueues; synchronous)
+ *   → prefilter (protobuf: ordinary spans dropped unread) → decode → [hook] → then either
+ *     - with a spool (`ledger.durable`): await ledger.ingestDurable (maps, appends, fdatasync), or
+ *     - without: admission (queue headroom) → ledger.ingest (maps, enqueues; synchronous)
  *   → 200 ExportTraceServiceResponse (partial_success when spans were malformed).
+ * With a spool a 200 means the request's rows are on disk: they reach ClickHouse from there, through
+ * ClickHouse outages and process crashes. A full spool answers 503 + Retry-After (413 when the
+ * request alone is larger than the whole spool); a spool write/fsync failure, or a closed spool, 503.
  * The hook is where a write-ahead spool goes later: it receives the decoded batch (and the whole
  * decompressed body) and may await an fsync before the request is acknowledged; a hook that throws
  * makes the answer 503 (retried).
@@ -14,7 +18,7 @@
  * Answers: 401 (+ WWW-Authenticate: Bearer) missing/wrong token; 415 unknown content type or
  * encoding; 413 body too large; 400 undecodable body (never retried by OTLP clients); 429 +
  * Retry-After when the writer's queue has no room (retried, honouring Retry-After); 503 while
- * shutting down. Error bodies are google.rpc.Status in the request's encoding, as OTLP/HTTP asks.
+ * shutting down or when the spool is full or failing. Error bodies are google.rpc.Status in the request's encoding, as OTLP/HTTP asks.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import protobuf from 'protobufjs';
@@ -30,12 +34,17 @@ import { BodyTooLargeError, ClientAbortedError, closeAfterResponse, readBody, se
 import type { Logger } from './log.js';
 import type { CollectorMetrics } from './metrics.js';
 import { prefilterProtobuf, renumberErrors } from './prefilter.js';
+import { SpoolClosedError, SpoolFullError, SpoolWriteError } from '../exporter/spool/errors.js';
 
 /** What the handler needs of a Ledger (a test double can stand in). */
 export interface LedgerSink {
   ingest(spans: readonly SpanRecord[], orgId?: string): IngestResult;
   flush(): Promise<void>;
   readonly stats: LedgerStats;
+  /** True when the ledger has a write-ahead spool: requests are then answered after `ingestDurable`. */
+  readonly durable?: boolean;
+  /** Resolves once the rows are fsync'd in the spool; rejects with SpoolFullError / SpoolWriteError / SpoolClosedError. */
+  ingestDurable?(spans: readonly SpanRecord[], orgId?: string): Promise<IngestResult>;
 }
 
 /** One decoded request, as the hook sees it. */
@@ -168,23 +177,49 @@ export function createTracesHandler(options: TracesHandlerOptions) {
       }
     }
 
-    const calls = countAiCalls(decoded.spans);
     let result: IngestResult;
-    if (admission.hasRoom(calls)) {
-      result = ledger.ingest(decoded.spans, principal.org);
-    } else if (admission.fitsEver(calls)) {
-      metrics.refused.inc({ reason: 'queue_full' });
-      log.debug('queue full, asking the client to retry', { aiSpans: calls, queuedRows: ledger.stats.queuedRows });
-      sendStatus(res, 429, 'the write queue is full; retry later', encoding, retryAfter);
-      return;
-    } else {
-      const sliced = await ingestInSlices(decoded.spans, principal.org, oversizedWaitMs);
-      if (!sliced) {
-        metrics.refused.inc({ reason: 'queue_full' });
-        sendStatus(res, 503, 'the write queue stayed full; retry later', encoding, retryAfter);
+    if (ledger.durable && ledger.ingestDurable) {
+      // Durable: the spool bounds what waits (by bytes on disk), so the in-memory queue's
+      // admission does not apply; 200 only once the rows are fsync'd.
+      try {
+        result = await ledger.ingestDurable(decoded.spans, principal.org);
+      } catch (error) {
+        if (error instanceof SpoolFullError) {
+          if (error.requestedBytes > error.maxBytes) {
+            metrics.refused.inc({ reason: 'too_large' });
+            sendStatus(res, 413, `the request's rows (${error.requestedBytes} bytes) can never fit the spool (${error.maxBytes} bytes); split it`, encoding);
+          } else {
+            metrics.refused.inc({ reason: 'spool_full' });
+            log.debug('spool full, asking the client to retry', { requestedBytes: error.requestedBytes, usedBytes: error.usedBytes });
+            sendStatus(res, 503, 'the spool is full (ClickHouse is behind); retry later', encoding, retryAfter);
+          }
+        } else if (error instanceof SpoolWriteError || error instanceof SpoolClosedError) {
+          metrics.refused.inc({ reason: 'spool_error' });
+          log.warn('cannot spool a trace request', { error: error.message });
+          sendStatus(res, 503, 'the collector cannot store this request now; retry later', encoding, retryAfter);
+        } else {
+          throw error;
+        }
         return;
       }
-      result = sliced;
+    } else {
+      const calls = countAiCalls(decoded.spans);
+      if (admission.hasRoom(calls)) {
+        result = ledger.ingest(decoded.spans, principal.org);
+      } else if (admission.fitsEver(calls)) {
+        metrics.refused.inc({ reason: 'queue_full' });
+        log.debug('queue full, asking the client to retry', { aiSpans: calls, queuedRows: ledger.stats.queuedRows });
+        sendStatus(res, 429, 'the write queue is full; retry later', encoding, retryAfter);
+        return;
+      } else {
+        const sliced = await ingestInSlices(decoded.spans, principal.org, oversizedWaitMs);
+        if (!sliced) {
+          metrics.refused.inc({ reason: 'queue_full' });
+          sendStatus(res, 503, 'the write queue stayed full; retry later', encoding, retryAfter);
+          return;
+        }
+        result = sliced;
+      }
     }
 
     if (result.malformed > 0) metrics.spansRejected.inc({ stage: 'map' }, result.malformed);

@@ -18,7 +18,8 @@ let collector: CollectorProcess;
 
 beforeAll(async () => {
   collector = await startCollectorProcess(join(base, 'store'), [
-    '--max-queue-rows', '5', '--flush-interval', '1', '--idle-flush', '0', '--retry-after', '1',
+    // The in-memory queue's admission (with the spool, the spool bounds what waits instead).
+    '--max-queue-rows', '5', '--flush-interval', '1', '--idle-flush', '0', '--retry-after', '1', '--no-spool',
   ]);
 });
 

@@ -36,9 +36,27 @@ describe('collector configuration', () => {
   test('flags win over GENAI_LEDGER_* variables, which win over defaults', () => {
     const env = { GENAI_LEDGER_PORT: '9000', GENAI_LEDGER_HOST: '0.0.0.0', GENAI_LEDGER_STORE: '/tmp/s', GENAI_LEDGER_MAX_QUEUE_ROWS: '5', GENAI_LEDGER_LOG_LEVEL: 'debug' };
     expect(parse([], env)).toMatchObject({ port: 9000, host: '0.0.0.0', store: '/tmp/s', maxQueueRows: 5, logLevel: 'debug' });
-    expect(parse(['--port', '0', '--store', 'http://ch:8123/ledger', '--max-queue-rows', '7'], env))
+    expect(parse(['--port', '0', '--store', 'http://ch:8123/ledger', '--max-queue-rows', '7', '--no-spool'], env))
       .toMatchObject({ port: 0, host: '0.0.0.0', store: 'http://ch:8123/ledger', maxQueueRows: 7 });
-    expect(parse([], { CLICKHOUSE_URL: 'http://x:8123' }).store).toBe('http://x:8123');
+    expect(parse([], { CLICKHOUSE_URL: 'http://x:8123', GENAI_LEDGER_SPOOL: 'off' }).store).toBe('http://x:8123');
+  });
+
+  test('the spool: on by default, <store>/spool for an embedded store, required for a server store unless off', () => {
+    expect(parse([]).spool).toEqual({ dir: join(process.cwd(), '.genai-ledger', 'spool'), maxBytes: 1024 ** 3, fsync: true });
+    expect(parse(['--store', '/tmp/s']).spool?.dir).toBe('/tmp/s/spool');
+    expect(parse(['--store', '/tmp/s', '--spool-dir', '/var/spool/gl', '--spool-max-bytes', '64MiB', '--spool-fsync', 'off']).spool)
+      .toEqual({ dir: '/var/spool/gl', maxBytes: 64 * 1024 ** 2, fsync: false });
+    expect(parse([], { GENAI_LEDGER_STORE: '/tmp/s', GENAI_LEDGER_SPOOL_DIR: '/tmp/q', GENAI_LEDGER_SPOOL_MAX_BYTES: '2GiB' }).spool)
+      .toMatchObject({ dir: '/tmp/q', maxBytes: 2 * 1024 ** 3 });
+    expect(parse(['--no-spool']).spool).toBeUndefined();
+    expect(parse(['--spool', 'off']).spool).toBeUndefined();
+    expect(parse([], { GENAI_LEDGER_SPOOL: 'off' }).spool).toBeUndefined();
+    expect(errorOf(() => parse(['--store', 'http://ch:8123/db'])).message).toContain('--spool-dir (GENAI_LEDGER_SPOOL_DIR): required with a ClickHouse server store');
+    expect(parse(['--store', 'http://ch:8123/db', '--spool-dir', '/tmp/q']).spool?.dir).toBe('/tmp/q');
+    expect(parse(['--store', 'http://ch:8123/db', '--no-spool']).spool).toBeUndefined();
+    expect(errorOf(() => parse(['--spool-max-bytes', '1KiB'])).message).toContain('--spool-max-bytes (GENAI_LEDGER_SPOOL_MAX_BYTES)');
+    expect(parse([]).faultInjection).toBe(false);
+    expect(parse([], { GENAI_LEDGER_FAULT_INJECTION: '1' }).faultInjection).toBe(true);
   });
 
   test('sizes and durations', () => {
@@ -77,7 +95,7 @@ describe('collector configuration', () => {
     expect(parse([], { GENAI_LEDGER_TOKENS: '- {token: inline-token-1, org: initech}' }).tokens).toEqual([{ token: 'inline-token-1', org: 'initech' }]);
     expect(parse([], { GENAI_LEDGER_TOKENS: 'a-token,b-token' }).tokens).toEqual([{ token: 'a-token' }, { token: 'b-token' }]);
 
-    const logged = JSON.stringify(describeConfig(parse(['--tokens-file', json, '--query-token', 'query-token-0123456789', '--store', 'http://u:pw@ch:8123/db'])));
+    const logged = JSON.stringify(describeConfig(parse(['--tokens-file', json, '--query-token', 'query-token-0123456789', '--store', 'http://u:pw@ch:8123/db', '--spool-dir', join(dir, 'spool')])));
     expect(logged).not.toContain('tok-acme');
     expect(logged).not.toContain('query-token-0123456789');
     expect(logged).not.toContain(':pw@');

@@ -2,7 +2,8 @@
  * SIGTERM right after a burst: every acknowledged request's rows end up in the store (checked by
  * opening the store directly once the collector is gone), requests arriving during the drain are
  * refused (503) or find the port closed, and the process exits 0. Rows stay queued until the
- * drain (a 30 s flush interval), so it is the drain that writes them.
+ * drain (a 30 s flush interval), so it is the drain that writes them. This is the in-memory path
+ * (--no-spool); the spooled one is test/collector/spool-crash.test.ts.
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,7 +27,7 @@ afterAll(async () => {
 const CALLS_PER_REQUEST = 100;
 
 test('SIGTERM drains: nothing acknowledged is lost, exit 0', async () => {
-  const collector = await startCollectorProcess(store, ['--flush-interval', '30', '--idle-flush', '0']);
+  const collector = await startCollectorProcess(store, ['--flush-interval', '30', '--idle-flush', '0', '--no-spool']);
   const bodies = Array.from({ length: 30 }, () => ProtobufTraceSerializer.serializeRequest(makeSpans({ ai: CALLS_PER_REQUEST, plain: 50 }))!);
   const post = (body: Uint8Array) => request(`${collector.url}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body })
     .then((r) => r.status, (e: NodeJS.ErrnoException) => e.code ?? 'error');

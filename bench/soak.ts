@@ -1,0 +1,255 @@
+/**
+ * bench/soak: sustained OTLP traffic through the collector (a child process, embedded store, spool
+ * on) while ClickHouse "goes away" twice, then a short baseline run with --no-spool.
+ *
+ *   npm run bench:soak                                        # short: 1 min, two 10 s outages (~2 min)
+ *   npm run bench:soak -- --minutes 10 --outage-seconds 30    # the full run
+ *   [--rate 2000 (AI spans/s) --batch 50 (spans/request) --concurrency 8 --baseline-seconds 20]
+ *
+ * The embedded engine cannot be stopped apart from the collector, so the collector runs with the
+ * test-only fault switch (GENAI_LEDGER_FAULT_INJECTION=1; collector/fault-injection.ts): POST
+ * /debug/faults {"clickhouse":"down"} makes every call of the ledger's client fail with
+ * ECONNREFUSED — what a stopped ClickHouse server looks like to it — and {"clickhouse":"up"} heals.
+ *
+ * Senders post OTLP/protobuf bodies of GenAI spans with known ids (test/collector/support/
+ * genai-bodies.ts) at a fixed rate; like an OTLP exporter, a 429/503 or a connection error is
+ * retried after Retry-After. A span is acknowledged when its request got 200. After the traffic,
+ * once the spool is drained, ai_usage_exact is read back through the query endpoint:
+ *   lost    = acknowledged spans not stored          (must be 0)
+ *   doubled = rows of ai_usage_exact − distinct spans (must be 0)
+ * RSS is sampled every second: the steady state is the median before the first outage; the peak
+ * must stay within 1.5x of it (a plateau, not a climb). Acknowledgement latency (p50/p99 of 200
+ * answers) is compared with the --no-spool baseline (same rate, no outages).
+ */
+import http from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import { collectorRunner } from '../collector/query-client.js';
+import { scrape, startCollectorProcess, waitFor, type CollectorProcess } from '../test/collector/support/collector-process.js';
+import { genaiBody } from '../test/collector/support/genai-bodies.js';
+import { printFigure } from './support/measure.js';
+
+const { values: args } = parseArgs({
+  options: {
+    minutes: { type: 'string', default: '1' },
+    'outage-seconds': { type: 'string', default: '10' },
+    rate: { type: 'string', default: '2000' },
+    batch: { type: 'string', default: '50' },
+    concurrency: { type: 'string', default: '8' },
+    'baseline-seconds': { type: 'string', default: '20' },
+  },
+});
+const SECONDS = Number(args.minutes) * 60;
+const OUTAGE_S = Number(args['outage-seconds']);
+const RATE = Number(args.rate);
+const BATCH = Number(args.batch);
+const CONCURRENCY = Math.max(1, Number(args.concurrency));
+const BASELINE_S = Number(args['baseline-seconds']);
+const MiB = 1024 * 1024;
+
+const out = (line: string): void => void process.stdout.write(`${line}\n`);
+const pct = (xs: number[], p: number): number => {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+};
+
+interface RunResult {
+  sentRequests: number;
+  ackedSpans: number;
+  acked: Uint8Array;
+  latencies: number[];
+  /** Latencies of 200s answered outside the outages (and 5 s after each). */
+  steadyLatencies: number[];
+  refusals: Map<string, number>;
+  rss: Array<{ t: number; bytes: number }>;
+  outages: Array<[number, number]>;
+  collector: CollectorProcess;
+  spansSent: number;
+}
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY * 2 });
+
+function post(url: string, body: Uint8Array): Promise<{ status: number; retryAfter: number }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(`${url}/v1/traces`, { method: 'POST', agent, headers: { 'content-type': 'application/x-protobuf', 'content-length': body.length } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, retryAfter: Number(res.headers['retry-after'] ?? 1) }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+async function faults(url: string, clickhouse: 'down' | 'up'): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const req = http.request(`${url}/debug/faults`, { method: 'POST', agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`/debug/faults → ${res.statusCode}`))));
+    });
+    req.on('error', reject);
+    req.end(JSON.stringify({ clickhouse }));
+  });
+}
+
+async function run(options: { store: string; spool: boolean; seconds: number; outages: Array<[number, number]>; firstSpan: number }): Promise<RunResult> {
+  const collector = await startCollectorProcess(options.store, [
+    ...(options.spool ? [] : ['--no-spool']),
+    '--query-max-rows', '100000000', '--query-max-result-bytes', '4GiB',
+  ], { GENAI_LEDGER_FAULT_INJECTION: '1' });
+  const requests = Math.floor((options.seconds * RATE) / BATCH);
+  const intervalMs = (1000 * BATCH) / RATE;
+  const acked = new Uint8Array(requests);
+  const latencies: number[] = [];
+  const steadyLatencies: number[] = [];
+  const refusals = new Map<string, number>();
+  const rss: Array<{ t: number; bytes: number }> = [];
+  const t0 = performance.now();
+  const now = (): number => (performance.now() - t0) / 1000;
+  const inOutage = (t: number): boolean => options.outages.some(([a, b]) => t >= a && t < b + 5);
+  let next = 0;
+  let ackedSpans = 0;
+  let sampling = true;
+
+  const sampler = (async () => {
+    while (sampling) {
+      try {
+        rss.push({ t: now(), bytes: (await scrape(collector.url)).get('process_resident_memory_bytes') ?? 0 });
+      } catch {
+        // a scrape may fail under load; the next one counts
+      }
+      await sleep(1000);
+    }
+  })();
+  const switcher = (async () => {
+    for (const [start, end] of options.outages) {
+      await sleep(Math.max(0, start - now()) * 1000);
+      await faults(collector.url, 'down');
+      out(`  t=${now().toFixed(0)}s ClickHouse down`);
+      await sleep(Math.max(0, end - now()) * 1000);
+      await faults(collector.url, 'up');
+      out(`  t=${now().toFixed(0)}s ClickHouse up`);
+    }
+  })();
+  const sender = async (): Promise<void> => {
+    const giveUp = options.seconds + 120;
+    while (next < requests) {
+      const r = next++;
+      const due = r * intervalMs;
+      const wait = due - (performance.now() - t0);
+      if (wait > 0) await sleep(wait);
+      const body = genaiBody(options.firstSpan + r * BATCH, BATCH, 'soak');
+      for (;;) {
+        const started = performance.now();
+        let outcome: string;
+        let retryAfter = 1;
+        try {
+          const res = await post(collector.url, body);
+          outcome = String(res.status);
+          retryAfter = res.retryAfter;
+        } catch (error) {
+          outcome = (error as NodeJS.ErrnoException).code ?? 'error';
+        }
+        if (outcome === '200') {
+          const ms = performance.now() - started;
+          latencies.push(ms);
+          if (!inOutage(now())) steadyLatencies.push(ms);
+          acked[r] = 1;
+          ackedSpans += BATCH;
+          break;
+        }
+        refusals.set(outcome, (refusals.get(outcome) ?? 0) + 1);
+        if (now() > giveUp) break;
+        await sleep(Math.max(0.1, retryAfter) * 1000);
+      }
+    }
+  };
+  await Promise.all([switcher, ...Array.from({ length: CONCURRENCY }, sender)]);
+  sampling = false;
+  await sampler;
+  return { sentRequests: requests, ackedSpans, acked, latencies, steadyLatencies, refusals, rss, outages: options.outages, collector, spansSent: requests * BATCH };
+}
+
+async function verify(result: RunResult, firstSpan: number): Promise<{ stored: number; distinct: number; lost: number; rawRows: number; drainS: number }> {
+  const { collector } = result;
+  const t = performance.now();
+  await waitFor(async () => {
+    const m = await scrape(collector.url);
+    const pending = m.get('genai_ledger_spool_pending_rows');
+    const queued = m.get('genai_ledger_queue_rows');
+    return (pending === undefined || pending === 0) && queued === 0 ? true : undefined;
+  }, 300_000, 'the spool and queue to drain');
+  const drainS = (performance.now() - t) / 1000;
+  const runner = collectorRunner({ url: collector.url, token: collector.queryToken! });
+  const [exact] = await runner.query<{ n: number; d: number }>(
+    "SELECT count() AS n, uniqExact(trace_id, span_id) AS d FROM genai_ledger.ai_usage_exact WHERE service_name = 'soak'",
+  );
+  const [raw] = await runner.query<{ n: number }>("SELECT count() AS n FROM genai_ledger.ai_usage WHERE service_name = 'soak'");
+  const ids = await runner.query<{ s: string }>("SELECT span_id AS s FROM genai_ledger.ai_usage_exact WHERE service_name = 'soak'");
+  const stored = new Uint8Array(result.sentRequests * BATCH);
+  for (const { s } of ids) {
+    const i = Number.parseInt(s, 16) - 1 - firstSpan;
+    if (i >= 0 && i < stored.length) stored[i] = 1;
+  }
+  let lost = 0;
+  for (let r = 0; r < result.sentRequests; r++) {
+    if (!result.acked[r]) continue;
+    for (let k = 0; k < BATCH; k++) if (!stored[r * BATCH + k]) lost++;
+  }
+  return { stored: Number(exact!.n), distinct: Number(exact!.d), lost, rawRows: Number(raw!.n), drainS };
+}
+
+function report(name: string, r: RunResult, v: Awaited<ReturnType<typeof verify>>): void {
+  const refused = [...r.refusals].map(([k, n]) => `${k}×${n}`).join(' ') || 'none';
+  out(`${name}: spans sent ${r.spansSent}, acknowledged ${r.ackedSpans}, stored ${v.distinct} (ai_usage_exact rows ${v.stored}), ` +
+    `lost ${v.lost}, doubled ${v.stored - v.distinct}; raw ai_usage rows ${v.rawRows} (redeliveries collapse in ai_usage_exact); ` +
+    `refused attempts (retried): ${refused}; drained ${v.drainS.toFixed(1)} s after the traffic`);
+}
+
+const base = mkdtempSync(join(tmpdir(), 'genai-ledger-soak-'));
+try {
+  const first = Math.min(SECONDS * 0.2, 20);
+  const outages: Array<[number, number]> = [
+    [first, first + OUTAGE_S],
+    [Math.max(first + OUTAGE_S + 5, SECONDS * 0.6), Math.max(first + OUTAGE_S + 5, SECONDS * 0.6) + OUTAGE_S],
+  ];
+  out(`soak: ${SECONDS} s at ${RATE} AI spans/s (${BATCH} per request, ${CONCURRENCY} senders), spool on, ClickHouse down at ` +
+    `${outages.map(([a, b]) => `${a.toFixed(0)}–${b.toFixed(0)} s`).join(' and ')}`);
+  const soak = await run({ store: join(base, 'spool-on'), spool: true, seconds: SECONDS, outages, firstSpan: 0 });
+  const sv = await verify(soak, 0);
+  report('spool on ', soak, sv);
+  await soak.collector.stop('SIGTERM');
+
+  out(`baseline: ${BASELINE_S} s at the same rate, --no-spool, no outage`);
+  const baseline = await run({ store: join(base, 'spool-off'), spool: false, seconds: BASELINE_S, outages: [], firstSpan: 0 });
+  const bv = await verify(baseline, 0);
+  report('spool off', baseline, bv);
+  await baseline.collector.stop('SIGTERM');
+
+  const steadyRss = soak.rss.filter((s) => s.t >= 5 && s.t < outages[0]![0]).map((s) => s.bytes);
+  const steady = pct(steadyRss.length > 0 ? steadyRss : soak.rss.map((s) => s.bytes), 50);
+  const peak = Math.max(...soak.rss.map((s) => s.bytes));
+  const lastThird = soak.rss.filter((s) => s.t >= (SECONDS * 2) / 3).map((s) => s.bytes);
+  const p99On = pct(soak.latencies, 99);
+  const p99Steady = pct(soak.steadyLatencies, 99);
+  const p99Off = pct(baseline.latencies, 99);
+  out('');
+  out(`ack latency ms (200s): spool on p50 ${pct(soak.latencies, 50).toFixed(1)} p99 ${p99On.toFixed(1)} ` +
+    `(outside outages p99 ${p99Steady.toFixed(1)}); spool off p50 ${pct(baseline.latencies, 50).toFixed(1)} p99 ${p99Off.toFixed(1)}`);
+  out(`RSS MiB: steady ${(steady / MiB).toFixed(0)}, peak ${(peak / MiB).toFixed(0)}, last third max ${(Math.max(...lastThird) / MiB).toFixed(0)}, samples ${soak.rss.length}`);
+  printFigure('lost acknowledged spans', String(sv.lost), sv.lost === 0 ? 1 : 0, '0');
+  printFigure('doubled spans', String(sv.stored - sv.distinct), sv.stored === sv.distinct ? 1 : 0, '0');
+  printFigure('peak RSS / steady RSS', (peak / steady).toFixed(2), peak / steady, '≤ 1.5 (plateau)');
+  printFigure('p99 ack latency, spool on / off', `${p99On.toFixed(1)} / ${p99Off.toFixed(1)} ms`, p99On / p99Off, 'informative (fsync per group)');
+  const ok = sv.lost === 0 && sv.stored === sv.distinct && bv.lost === 0 && peak / steady <= 1.5;
+  out(ok ? 'soak: OK' : 'soak: FAILED');
+  process.exitCode = ok ? 0 : 1;
+} finally {
+  agent.destroy();
+  rmSync(base, { recursive: true, force: true });
+}
