@@ -3,7 +3,7 @@
  * images, health checks, host paths that exist, the collector pointed at ClickHouse, a read-only
  * Grafana user, and a multi-stage non-root image.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -107,14 +107,28 @@ describe('docker-compose.yml', () => {
     const mount = clickhouse.configs?.find((c) => c.target.startsWith('/etc/clickhouse-server/users.d/'));
     expect(mount).toBeDefined();
     const xml = compose.configs?.[mount!.source]?.content ?? '';
-    const user = env(compose.services.grafana!).CLICKHOUSE_GRAFANA_USER!;
+    const user = env(compose.services.grafana!).CLICKHOUSE_READONLY_USER!;
     expect(xml).toContain(`<${user}>`);
     expect(xml).toMatch(/<readonly>1<\/readonly>/);
     expect(xml).toMatch(/<max_execution_time>\s*<changeable_in_readonly\/>\s*<\/max_execution_time>/);
     expect(xml).toContain(`<query>GRANT SELECT ON ${env(clickhouse).CLICKHOUSE_DB}.*</query>`);
     expect(xml).toContain('<password from_env="CLICKHOUSE_GRAFANA_PASSWORD"/>');
-    expect(env(clickhouse).CLICKHOUSE_GRAFANA_PASSWORD).toBe(env(compose.services.grafana!).CLICKHOUSE_GRAFANA_PASSWORD);
+    expect(env(clickhouse).CLICKHOUSE_GRAFANA_PASSWORD).toBe(env(compose.services.grafana!).CLICKHOUSE_READONLY_PASSWORD);
     expect(xml).not.toMatch(/\$(?!\$)/);
+  });
+
+  it('gives Grafana every variable its provisioning files read (Grafana has no defaults for them)', () => {
+    const dir = join(REPO_ROOT, 'grafana/provisioning/datasources');
+    const used = new Set<string>();
+    for (const file of readdirSync(dir)) {
+      const text = readFileSync(join(dir, file), 'utf8').split('\n').filter((l) => !l.trim().startsWith('#')).join('\n');
+      for (const m of text.matchAll(/\$\{([A-Z0-9_]+)\}/g)) used.add(m[1]!);
+    }
+    expect(used.size).toBeGreaterThan(0);
+    const grafanaEnv = env(compose.services.grafana!);
+    for (const name of used) expect(grafanaEnv, `grafana service sets ${name}`).toHaveProperty(name);
+    expect(grafanaEnv.CLICKHOUSE_HOST).toBe('clickhouse');
+    expect(grafanaEnv.CLICKHOUSE_DATABASE).toBe(env(compose.services.clickhouse!).CLICKHOUSE_DB);
   });
 
   it('has a demo profile that runs `demo` against the ClickHouse server', () => {
