@@ -9,24 +9,10 @@
  */
 import { diag } from '@opentelemetry/api';
 import type { ClickHouseClient } from '@clickhouse/client';
+import type { PriceListRow } from '../exporter/pricing/types.js';
 
-/** One price row: the fields of the pricing engine's `PriceListRow` (exporter/pricing/types.ts). */
-export interface ModelPriceRow {
-  source: string;
-  provider_id: string;
-  model_id: string;
-  model_match: string;
-  /** `YYYY-MM-DD` (UTC); '1970-01-01' = always. */
-  effective_from: string;
-  /** `HH:MM:SS-HH:MM:SS` (UTC) or ''. */
-  time_of_day: string;
-  price_key: string;
-  unit: string;
-  per: number;
-  /** Exact decimal. */
-  price: string;
-  tiers: ReadonlyArray<{ start: number; price: string }>;
-}
+/** One price row, as the pricing engine lists it (`PriceBook.listPrices()`). */
+export type ModelPriceRow = PriceListRow;
 
 export interface SyncModelPricesOptions {
   /** Table, optionally `db.table`. Default 'model_prices' in the client's database. */
@@ -63,19 +49,8 @@ function valueOf(row: Pick<ModelPriceRow, 'unit' | 'per' | 'price' | 'tiers'>): 
   return JSON.stringify([row.unit, String(row.per), canonicalDecimal(row.price), row.tiers.map((t) => [String(t.start), canonicalDecimal(t.price)])]);
 }
 
-interface StoredRow {
-  source: string;
-  provider_id: string;
-  model_id: string;
-  model_match: string;
-  effective_from: string;
-  time_of_day: string;
-  price_key: string;
-  unit: string;
-  per: string;
-  price: string;
-  tiers: Array<[string, string]>;
-}
+/** A row as read back: numbers as strings, tiers as (start, price) tuples. */
+type StoredRow = Omit<ModelPriceRow, 'per' | 'tiers'> & { per: string; tiers: Array<[string, string]> };
 
 function toInsert(row: ModelPriceRow, loadedAt: string, isDeleted: 0 | 1): Record<string, unknown> {
   return {

@@ -4,8 +4,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_DATABASE, describeStore, parseStore, redactUrl, resolveStoreOption, storeDatabase } from '../../clickhouse/store.js';
 import { findPackageRoot, migrationsDir, renderMigrations, renderTemplate, templateChecksum } from '../../clickhouse/migrate.js';
-import { canonicalDecimal, type ModelPriceRow } from '../../clickhouse/prices.js';
-import type { PriceListRow } from '../../exporter/pricing/types.js';
+import { canonicalDecimal } from '../../clickhouse/prices.js';
 
 describe('parseStore', () => {
   test('http URL with credentials and database', () => {
@@ -133,14 +132,5 @@ describe('model prices', () => {
     expect(canonicalDecimal('3.000')).toBe('3');
     expect(canonicalDecimal('-0.0')).toBe('0');
     expect(canonicalDecimal(15)).toBe('15');
-  });
-
-  test("the pricing engine's PriceListRow is a ModelPriceRow", () => {
-    const row: PriceListRow = {
-      source: 's', provider_id: 'p', model_id: 'm', model_match: '{}', effective_from: '1970-01-01', time_of_day: '',
-      price_key: 'input_mtok', unit: 'input_tokens', per: 1_000_000, price: '2.5', tiers: [],
-    };
-    const asModelPrice: ModelPriceRow = row;
-    expect(asModelPrice.price).toBe('2.5');
   });
 });
