@@ -1,8 +1,6 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { refreshRollups } from '../clickhouse/migrate.js';
-import { parseStore, resolveStoreOption } from '../clickhouse/store.js';
+import { embeddedStoreHolder, parseStore, resolveStoreOption } from '../clickhouse/store.js';
 import { countRepriceRows, reprice, type RepriceResult } from '../clickhouse/reprice.js';
 import { loadPriceBook } from '../exporter/pricing/index.js';
 import { parseCommandArgs } from './args.js';
@@ -87,7 +85,7 @@ export async function openStoreForWriting(flag: string | undefined, command: str
   );
   const store = parseStore(resolveStoreOption(flag));
   if (store.kind === 'embedded') {
-    const owner = lockOwner(store.path);
+    const owner = embeddedStoreHolder(store.path);
     if (owner !== undefined) throw held(store.path, owner);
   }
   try {
@@ -99,24 +97,6 @@ export async function openStoreForWriting(flag: string | undefined, command: str
   }
 }
 
-/** The live process other than this one that holds an embedded store directory, if any. */
-function lockOwner(path: string): number | undefined {
-  let pid: number;
-  try {
-    const match = /^PID:\s*(\d+)/m.exec(readFileSync(join(path, 'status'), 'utf8'));
-    if (!match) return undefined;
-    pid = Number(match[1]);
-  } catch {
-    return undefined;
-  }
-  if (pid === process.pid) return undefined;
-  try {
-    process.kill(pid, 0);
-    return pid;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM' ? pid : undefined;
-  }
-}
 
 function summary(r: RepriceResult, dryRun: boolean): string {
   const verb = dryRun ? 'would re-price' : 're-priced';

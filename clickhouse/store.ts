@@ -25,6 +25,7 @@ import { resolve as resolvePath, join } from 'node:path';
 import { diag } from '@opentelemetry/api';
 import { createClient } from '@clickhouse/client';
 import type { ClickHouseClient, ClickHouseClientConfigOptions, ClickHouseSettings } from '@clickhouse/client';
+import { isProcessAlive } from '../exporter/process-alive.js';
 
 export const DEFAULT_STORE = './.genai-ledger';
 export const DEFAULT_DATABASE = 'genai_ledger';
@@ -301,7 +302,7 @@ function translateOpenError(err: unknown, path: string): StoreError {
   // directory is already running.") reach the error only sometimes (chDB may print them to stderr
   // and throw a bare "Failed to create connection"), so a live foreign pid in <dir>/status counts too.
   const owner = readLockOwner(path);
-  const foreignOwner = owner !== undefined && owner !== process.pid && isAlive(owner);
+  const foreignOwner = owner !== undefined && owner !== process.pid && isProcessAlive(owner);
   if (/Cannot lock file|Another server instance in same directory/i.test(text) || (foreignOwner && !/only one active data directory/i.test(text))) {
     return new StoreLockedError(path, owner, { cause: err });
   }
@@ -317,13 +318,11 @@ function translateOpenError(err: unknown, path: string): StoreError {
   return new StoreError('STORE_UNAVAILABLE', `cannot open the embedded store ${path}: ${text}`, { cause: err });
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
+
+/** The live process other than this one that holds an embedded store directory, if any. */
+export function embeddedStoreHolder(path: string): number | undefined {
+  const pid = readLockOwner(path);
+  return pid !== undefined && pid !== process.pid && isProcessAlive(pid) ? pid : undefined;
 }
 
 /** The pid in `<dir>/status` (`PID: 1234`), written by the engine that holds the directory. */

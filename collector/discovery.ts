@@ -6,6 +6,7 @@
  */
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { isProcessAlive } from '../exporter/process-alive.js';
 
 export const DISCOVERY_FILE = 'collector.json';
 
@@ -58,15 +59,6 @@ export function readDiscoveryFile(dir: string): DiscoveryInfo | undefined {
 /** The discovery file of a collector that is still running (its pid is alive), else undefined. */
 export function findLiveCollector(dir: string): DiscoveryInfo | undefined {
   const info = readDiscoveryFile(dir);
-  return info && isAlive(info.pid) ? info : undefined;
+  return info && isProcessAlive(info.pid) ? info : undefined;
 }
 
-export function isAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}

@@ -8,6 +8,7 @@
 import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { SpoolLockedError } from './errors.js';
+import { isProcessAlive } from '../process-alive.js';
 
 export const LOCK_FILE = 'LOCK';
 
@@ -30,14 +31,6 @@ export function processStartTime(pid: number): string | undefined {
   }
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 export function readLockOwner(dir: string): LockOwner | undefined {
   let text: string;
@@ -55,7 +48,7 @@ export function readLockOwner(dir: string): LockOwner | undefined {
 function ownerAlive(owner: LockOwner): boolean {
   if (owner.pid === undefined) return false;
   if (owner.pid === process.pid) return false; // not in `held`: a previous incarnation with our pid
-  if (!isAlive(owner.pid)) return false;
+  if (!isProcessAlive(owner.pid)) return false;
   if (owner.start !== undefined) {
     const start = processStartTime(owner.pid);
     if (start !== undefined && start !== owner.start) return false;
