@@ -9,7 +9,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
-import { refreshRollups } from '../../clickhouse/migrate.js';
 import { readDeadLetters } from '../../exporter/dead-letter.js';
 import { Ledger, type LedgerOptions } from '../../exporter/ledger.js';
 import { UsageMapper } from '../../exporter/mapper.js';
@@ -21,7 +20,7 @@ import { BatchWriter } from '../../exporter/writer/batch-writer.js';
 import { serializeRow } from '../../exporter/writer/serialize.js';
 import { recordChatTrace } from '../fixtures/otlp/sdk-spans.js';
 import { createFaultyClient, type FaultyClient } from '../support/faulty-client.js';
-import { openTestStore, queryOne, usageRow, type TestStore } from '../support/store.js';
+import { ledgerTotals, openTestStore, usageRow, type LedgerTotals, type TestStore } from '../support/store.js';
 import { chatSpans, traceIdOf } from './support/spans.js';
 
 const database = 'genai_ledger';
@@ -71,35 +70,10 @@ async function drain(ledger: Ledger, timeoutMs = 20_000): Promise<void> {
   }
 }
 
-interface Totals {
-  raw: string;
-  exact: string;
-  distinct: string;
-  exact_cost: string;
-  hourly_calls: string;
-  hourly_cost: string;
-  daily_calls: string;
-  daily_cost: string;
-}
-
-async function totals(): Promise<Totals> {
-  await refreshRollups(store.client, { database });
-  return queryOne<Totals>(
-    store.client,
-    `SELECT
-       (SELECT toString(count()) FROM ai_usage) AS raw,
-       (SELECT toString(count()) FROM ai_usage_exact) AS exact,
-       (SELECT toString(uniqExact(trace_id, span_id)) FROM ai_usage_exact) AS distinct,
-       (SELECT toString(sum(cost_usd)) FROM ai_usage_exact) AS exact_cost,
-       (SELECT toString(sum(calls)) FROM ai_usage_hourly_exact) AS hourly_calls,
-       (SELECT toString(sum(cost_usd)) FROM ai_usage_hourly_exact) AS hourly_cost,
-       (SELECT toString(sum(calls)) FROM ai_usage_daily_exact) AS daily_calls,
-       (SELECT toString(sum(cost_usd)) FROM ai_usage_daily_exact) AS daily_cost`,
-  );
-}
+const totals = (): Promise<LedgerTotals> => ledgerTotals(store.client, database);
 
 /** Every view counts `count` calls, once each, and the costs agree to the last digit. */
-function expectOnce(t: Totals, count: number): void {
+function expectOnce(t: LedgerTotals, count: number): void {
   expect(t).toMatchObject({ exact: String(count), distinct: String(count), hourly_calls: String(count), daily_calls: String(count) });
   expect(t.hourly_cost).toBe(t.exact_cost);
   expect(t.daily_cost).toBe(t.exact_cost);

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { refreshRollups } from '../../clickhouse/migrate.js';
 import { BatchWriter, type InsertClient } from '../../exporter/writer/batch-writer.js';
 import type { UsageRow } from '../../exporter/usage-row.js';
-import { openTestStore, queryOne, queryRows, usageRow, type TestStore } from '../support/store.js';
+import { ledgerTotals, openTestStore, queryOne, queryRows, usageRow, type LedgerTotals, type TestStore } from '../support/store.js';
 
 let store: TestStore;
 let client: ClickHouseClient;
@@ -55,30 +55,7 @@ async function truncate(): Promise<void> {
   for (const t of ['ai_usage', 'ai_usage_hourly', 'ai_usage_daily']) await client.command({ query: `TRUNCATE TABLE ${database}.${t}` });
 }
 
-interface Totals {
-  raw: string;
-  exact: string;
-  exact_cost: string;
-  hourly_calls: string;
-  hourly_cost: string;
-  daily_calls: string;
-  daily_cost: string;
-}
-
-async function totals(): Promise<Totals> {
-  await refreshRollups(client, { database });
-  return queryOne<Totals>(
-    client,
-    `SELECT
-       (SELECT toString(count()) FROM ai_usage) AS raw,
-       (SELECT toString(count()) FROM ai_usage_exact) AS exact,
-       (SELECT toString(sum(cost_usd)) FROM ai_usage_exact) AS exact_cost,
-       (SELECT toString(sum(calls)) FROM ai_usage_hourly_exact) AS hourly_calls,
-       (SELECT toString(sum(cost_usd)) FROM ai_usage_hourly_exact) AS hourly_cost,
-       (SELECT toString(sum(calls)) FROM ai_usage_daily_exact) AS daily_calls,
-       (SELECT toString(sum(cost_usd)) FROM ai_usage_daily_exact) AS daily_cost`,
-  );
-}
+const totals = (): Promise<LedgerTotals> => ledgerTotals(client, database);
 
 describe('BatchWriter → ClickHouse', () => {
   test('25k rows in ≥3 batches, exact decimal cost sums in raw, hourly and daily', async () => {
@@ -92,7 +69,7 @@ describe('BatchWriter → ClickHouse', () => {
 
     // 25 000 × 0.00472 = 118 exactly (a Float64 sum would not be).
     expect(await totals()).toEqual({
-      raw: '25000', exact: '25000', exact_cost: '118',
+      raw: '25000', exact: '25000', distinct: '25000', exact_cost: '118',
       hourly_calls: '25000', hourly_cost: '118', daily_calls: '25000', daily_cost: '118',
     });
     const parts = await queryOne(
