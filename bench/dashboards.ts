@@ -4,32 +4,26 @@
  * run against the embedded ClickHouse holding seeded traffic.
  *
  *   npm run bench:dashboards [-- --rows 10000000 --days 90 --range-days 30 --runs 20 --raw-runs 3
- *                              --max-seconds 6 --store DIR --refresh-only --skip-proposal --only overview,tenant]
+ *                              --max-seconds 6 --store DIR --only overview,tenant]
  *
  * 1. seed     `--rows` calls over `--days` days (bench/support/seed.ts: INSERT ... SELECT FROM
  *             numbers() inside ClickHouse), in 30 time-ordered slices, 2 % delivered twice.
- * 2. rollups  Built by the migration's own refresh statements (0002_rollups.sql, rendered by
- *             renderMigrations) run as INSERT ... SELECT: the rows SYSTEM REFRESH VIEW would
- *             write (the totals are compared below), with one change the bench proposes to the
- *             schema: `has(dirty_hours, x)` → `x IN (SELECT arrayJoin(dirty_hours))`, a hash set
- *             instead of a scan of every dirty hour per row (1M rows × 2160 dirty hours: 9.4 s
- *             against 0.13 s for the membership test; 10M rows through SYSTEM REFRESH VIEW took
- *             193 s). `--refresh-only` builds through refreshRollups() alone instead. Then the
- *             history settles as background merges leave it: the rollups merged, the raw table's
- *             merges finished.
- * 3. live     The last hour's calls are re-delivered (10 % of them) and refreshRollups() runs (the
- *             real SYSTEM REFRESH VIEW path): the rollups then hold a fresh small part next to the
- *             history, as a live system that refreshes every minute does (FINAL merges it in).
- *             The totals of ai_usage_exact, the hourly and the daily rollup are then compared.
+ * 2. rollups  Built by the real path, refreshRollups() (SYSTEM REFRESH VIEW of every refresh view of
+ *             the migrations, 0004_rollup_layout.sql: hourly, its time-ordered copy, the per-model
+ *             latency rollup, daily). Then the history settles as background merges leave it: the
+ *             rollups merged (OPTIMIZE FINAL), the raw table's merges finished. A live system gets
+ *             there by itself within minutes; the output says how long it took here.
+ * 3. live     The last hour's calls are re-delivered (10 % of them) and refreshRollups() runs again:
+ *             the rollups then hold a fresh small part next to the history, as a live system that
+ *             refreshes every minute does (FINAL merges it in). The totals of ai_usage_exact and of
+ *             every rollup are then compared.
  * 4. queries  Range: the last `--range-days` days of the data, every multi-value variable All,
  *             the tenant dashboard on the largest org, anomalies with factor 2 and min excess $1.
  *             Each query runs once to warm up, then `--runs` times (a slow one stops after
  *             `--max-seconds` once it has 5 runs): p95 (nearest rank) against the 100 ms budget.
- *             A panel reading the hourly rollup is also asked of the raw ledger (the same SQL over
+ *             A panel reading the rollups only is also asked of the raw ledger (the same SQL over
  *             ai_usage_exact shaped as the rollup, `--raw-runs` runs): p95 ratio raw ÷ rollup
  *             against ≥ 10x, and whether both give the same answer.
- * 5. proposal Each rollup panel is also run on ai_usage_hourly_time_first: the same rollup ordered
- *             by (hour, org_id, ...) (see createTimeFirstRollup). `--skip-proposal` leaves it out.
  * chDB binds one data directory per process: the whole run uses one store (a temp dir unless
  * `--store`; an existing `--store` with rows is reused as it is, skipping 1-3).
  */
@@ -40,7 +34,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { createStoreClient } from '../clickhouse/store.js';
-import { migrate, refreshRollups, renderMigrations, type MigrationOptions } from '../clickhouse/migrate.js';
+import { migrate, refreshRollups, type MigrationOptions } from '../clickhouse/migrate.js';
 import { ALL, dashboardQueries, expandFor, loadDashboards, type DashboardQuery, type Selection } from '../test/dashboards/load.js';
 import type { VariableState } from '../test/dashboards/macros.js';
 import { printFigure } from './support/measure.js';
@@ -55,8 +49,6 @@ const { values } = parseArgs({
     'raw-runs': { type: 'string', default: '3' },
     'max-seconds': { type: 'string', default: '6' },
     store: { type: 'string' },
-    'refresh-only': { type: 'boolean', default: false },
-    'skip-proposal': { type: 'boolean', default: false },
     only: { type: 'string' },
   },
 });
@@ -93,25 +85,6 @@ async function scalar(client: ClickHouseClient, query: string): Promise<string> 
   return String(Object.values(row ?? {})[0]);
 }
 
-/** The rollup refresh statements of the migration (hourly, daily), as INSERT ... SELECT, with the set lookup for dirty hours/days. */
-function rollupBuildStatements(): string[] {
-  const statements = renderMigrations(migration).flatMap((m) => m.statements).filter((s) => s.startsWith('CREATE MATERIALIZED VIEW'));
-  return statements.map((s) => {
-    const target = /APPEND TO (\S+)/.exec(s)?.[1];
-    const at = s.indexOf('\nAS\n');
-    if (!target || at < 0) throw new Error(`unexpected refresh statement: ${s.slice(0, 200)}`);
-    let select = s.slice(at + 4);
-    const patches: Array<[RegExp, string]> = [
-      [/has\((dirty_hours|dirty_days), (toStartOfHour\(ts\)|hour|toDate\(hour\)|day)\)/g, '$2 IN (SELECT arrayJoin($1))'],
-    ];
-    for (const [re, replacement] of patches) {
-      if (!re.test(select)) throw new Error('the refresh statement changed: has(dirty_*, ...) not found');
-      select = select.replace(re, replacement);
-    }
-    return `INSERT INTO ${target} ${select}`;
-  });
-}
-
 async function seedStore(client: ClickHouseClient): Promise<void> {
   out(`seed: ${rows.toLocaleString('en-US')} calls over ${days} days (+2 % delivered twice), 300 orgs, 9 models, 12 features`);
   // In time order, 30 slices, each followed by its re-deliveries: the last insert then covers only
@@ -119,23 +92,12 @@ async function seedStore(client: ClickHouseClient): Promise<void> {
   // the 1 s watermark overlap of the newest row it folded).
   const [seeded, seedMs] = await timed(() => seedUsage(client, { ...seedOptions, chunks: 30 }));
   out(`  inserted ${(rows + seeded.duplicates).toLocaleString('en-US')} rows in ${seconds(seedMs)} (${Math.round(((rows + seeded.duplicates) * 1000) / seedMs).toLocaleString('en-US')} rows/s)`);
-  if (values['refresh-only']) {
-    const [, ms] = await timed(() => refreshRollups(client, { database }));
-    out(`  rollups through SYSTEM REFRESH VIEW: ${seconds(ms)}`);
-  } else {
-    // hourly (every hour dirty); hourly again (only the last slice's hours: the daily watermark
-    // then ends past the bulk write, so later daily refreshes re-fold days, not the quarter);
-    // daily (every day dirty).
-    const [hourly, daily] = rollupBuildStatements() as [string, string];
-    const [, hourlyMs] = await timed(() => client.command({ query: hourly }));
-    await client.command({ query: hourly });
-    const [, dailyMs] = await timed(() => client.command({ query: daily }));
-    out(`  rollups by the migration's refresh statements (has → IN set) run as INSERT ... SELECT: hourly ${seconds(hourlyMs)}, daily ${seconds(dailyMs)}`);
-  }
+  const [, refreshMs] = await timed(() => refreshRollups(client, { database }));
+  out(`  rollups through refreshRollups() (SYSTEM REFRESH VIEW: hourly, by-time copy, latency, daily): ${seconds(refreshMs)}`);
   // The history as background merges leave it: rollups merged, the raw table's merges finished
   // (its duplicates stay where merges have not met them, as in a live table).
   const [, settleMs] = await timed(async () => {
-    for (const table of ['ai_usage_hourly', 'ai_usage_daily']) await optimizeFinal(client, table);
+    for (const table of ['ai_usage_hourly', 'ai_usage_hourly_by_time', 'ai_usage_latency_hourly', 'ai_usage_daily']) await optimizeFinal(client, table);
     await waitForMerges(client, 180_000);
   });
   out(`  history settled (rollups merged, raw-table merges done): ${seconds(settleMs)}`);
@@ -177,62 +139,51 @@ async function checkTotals(client: ClickHouseClient): Promise<void> {
   const q = (table: string, calls: string) => `SELECT concat(toString(${calls}), ' calls, $', toString(sum(cost_usd))) FROM ${table}`;
   const raw = await scalar(client, q('ai_usage_exact', 'count()'));
   const hourly = await scalar(client, q('ai_usage_hourly_exact', 'sum(calls)'));
+  const byTime = await scalar(client, q('ai_usage_hourly_by_time_exact', 'sum(calls)'));
   const daily = await scalar(client, q('ai_usage_daily_exact', 'sum(calls)'));
+  const latency = await scalar(client, 'SELECT toString(sum(calls)) FROM ai_usage_latency_hourly_exact');
   const stored = await scalar(client, 'SELECT count() FROM ai_usage');
   const parts = await scalar(
     client,
     `SELECT arrayStringConcat(groupArray(concat(table, ' ', toString(c))), ', ') FROM
        (SELECT table, count() AS c FROM system.parts WHERE database = '${database}' AND active AND table LIKE 'ai_usage%' GROUP BY table ORDER BY table)`,
   );
-  const rollupRows = await scalar(client, 'SELECT concat(toString((SELECT count() FROM ai_usage_hourly_exact)), \' hourly, \', toString((SELECT count() FROM ai_usage_daily_exact)), \' daily\')');
-  const same = raw === hourly && raw === daily;
-  out(`  ai_usage: ${Number(stored).toLocaleString('en-US')} rows stored; exact: ${raw}; hourly: ${hourly}; daily: ${daily} ${same ? '(equal)' : '(DIFFERENT!)'}`);
+  const rollupRows = await scalar(
+    client,
+    `SELECT concat(toString((SELECT count() FROM ai_usage_hourly_exact)), ' hourly, ', toString((SELECT count() FROM ai_usage_latency_hourly_exact)), ' latency, ', toString((SELECT count() FROM ai_usage_daily_exact)), ' daily')`,
+  );
+  const same = raw === hourly && raw === byTime && raw === daily && raw.startsWith(`${latency} calls`);
+  out(`  ai_usage: ${Number(stored).toLocaleString('en-US')} rows stored; exact: ${raw}; hourly: ${hourly}; by time: ${byTime}; daily: ${daily}; latency: ${latency} calls ${same ? '(equal)' : '(DIFFERENT!)'}`);
   out(`  rollup rows: ${rollupRows}; active parts: ${parts}`);
   if (!same) process.exitCode = 1;
 }
 
-// ---- the raw ledger shaped as the hourly rollup, for the "same question of ai_usage_exact" figures ----
+// ---- the raw ledger shaped as the rollups, for the "same question of ai_usage_exact" figures ----
 const RAW_AS_HOURLY = `(
-    SELECT toStartOfHour(ts) AS hour, org_id, service_name, environment, provider, request_model, operation, feature,
+    SELECT toStartOfHour(ts) AS hour, org_id, service_name, environment, provider, request_model, operation, feature, priced_model,
         toUInt64(1) AS calls, toUInt64(error_type != '') AS errors, toUInt64(isNull(r.cost_usd)) AS unpriced_calls,
         input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, input_audio_tokens, output_audio_tokens,
-        ifNull(r.cost_usd, toDecimal128(0, 18)) AS cost_usd, cost_breakdown, duration_ms AS duration_ms_sum, duration_ms
+        ifNull(r.cost_usd, toDecimal128(0, 18)) AS cost_usd, cost_breakdown,
+        if(error_type != '', ifNull(r.cost_usd, toDecimal128(0, 18)), toDecimal128(0, 18)) AS error_cost_usd,
+        toInt64(input_tokens) - toInt64(cache_read_tokens)
+            - if(mapContains(cost_breakdown, 'cache_write_tokens'), toInt64(cache_write_tokens), 0)
+            - if(mapContains(cost_breakdown, 'input_audio_tokens'), toInt64(input_audio_tokens), 0) AS uncached_input_tokens,
+        if(cache_read_tokens > 0 AND uncached_input_tokens > 0 AND mapContains(cost_breakdown, 'cache_read_tokens'),
+           cost_breakdown['input_tokens'] * cache_read_tokens / uncached_input_tokens - cost_breakdown['cache_read_tokens'],
+           toDecimal128(0, 18)) AS cache_saved_usd,
+        if(mapContains(cost_breakdown, 'cache_read_tokens'), cache_read_tokens, 0) AS cache_read_priced_tokens,
+        cost_breakdown['cache_read_tokens'] AS cache_read_paid_usd,
+        duration_ms AS duration_ms_sum, duration_ms AS duration_ms_quantiles
     FROM ai_usage_exact AS r
 )`;
+const ROLLUPS = ['ai_usage_hourly_by_time_exact', 'ai_usage_hourly_exact', 'ai_usage_latency_hourly_exact'];
 
-/** The panel's SQL over the raw ledger, for panels that read the hourly rollup (only). */
+/** The panel's SQL over the raw ledger, for panels that read the rollups only (t-digest states become the durations). */
 function rawVariant(sql: string): string | undefined {
-  if (!sql.includes('FROM ai_usage_hourly_exact') || sql.includes('FROM ai_usage_exact') || sql.includes('ai_usage_daily_exact')) return undefined;
-  return sql
-    .replaceAll('quantilesTDigestMerge(0.5, 0.9, 0.95, 0.99)(duration_ms_quantiles)', 'quantilesTDigest(0.5, 0.9, 0.95, 0.99)(duration_ms)')
-    .replaceAll('FROM ai_usage_hourly_exact', `FROM ${RAW_AS_HOURLY}`);
-}
-
-/**
- * The proposed rollup layout, measured on the same data: ai_usage_hourly's columns and engine,
- * ORDER BY (hour, org_id, ...) instead of (org_id, hour, ...). A refresh writes the newest hours,
- * so with time first its fresh part overlaps only the newest key range and FINAL leaves the
- * history unmerged; with org first every part spans every org and FINAL merges whole partitions.
- * Filled like the real table: the history (merged), then the rows the last refresh wrote.
- */
-const TIME_FIRST = 'ai_usage_hourly_time_first';
-async function createTimeFirstRollup(client: ClickHouseClient): Promise<number> {
-  const [, ms] = await timed(async () => {
-    await client.command({ query: `DROP VIEW IF EXISTS ${database}.${TIME_FIRST}_exact` });
-    await client.command({ query: `DROP TABLE IF EXISTS ${database}.${TIME_FIRST}` });
-    await client.command({
-      query: `CREATE TABLE ${database}.${TIME_FIRST} AS ${database}.ai_usage_hourly
-        ENGINE = ReplacingMergeTree(version, is_deleted)
-        PARTITION BY toYYYYMM(hour)
-        ORDER BY (hour, org_id, provider, request_model, service_name, environment, operation, feature)`,
-    });
-    const newest = `(SELECT max(version) FROM ${database}.ai_usage_hourly)`;
-    await client.command({ query: `INSERT INTO ${database}.${TIME_FIRST} SELECT * FROM ${database}.ai_usage_hourly WHERE version < ${newest}`, clickhouse_settings: { max_partitions_per_insert_block: '1000' } });
-    await optimizeFinal(client, TIME_FIRST);
-    await client.command({ query: `INSERT INTO ${database}.${TIME_FIRST} SELECT * FROM ${database}.ai_usage_hourly WHERE version = ${newest}` });
-    await client.command({ query: `CREATE VIEW ${database}.${TIME_FIRST}_exact AS SELECT * EXCEPT (max_inserted_at, version, is_deleted) FROM ${database}.${TIME_FIRST} FINAL` });
-  });
-  return ms;
+  if (!ROLLUPS.some((t) => sql.includes(`FROM ${t}`)) || sql.includes('FROM ai_usage_exact') || sql.includes('ai_usage_daily_exact')) return undefined;
+  let raw = sql.replaceAll('quantilesTDigestMerge(0.5, 0.9, 0.95, 0.99)(duration_ms_quantiles)', 'quantilesTDigest(0.5, 0.9, 0.95, 0.99)(duration_ms_quantiles)');
+  for (const t of ROLLUPS) raw = raw.replaceAll(`FROM ${t}`, `FROM ${RAW_AS_HOURLY}`);
+  return raw;
 }
 
 interface Measured {
@@ -289,9 +240,6 @@ async function main(): Promise<void> {
     const all: Record<string, VariableState> = { org: ALL, service: ALL, environment: ALL, provider: ALL, model: ALL, feature: ALL, factor: { value: '2' }, min_spend: { value: '1' } };
     out(`queries: ${from.toISOString()} .. ${to.toISOString()} (${rangeDays} days), all variables All; tenant = ${topOrg} (${orgShare} % of calls); ${runs} runs each (raw comparisons ${rawRuns})`);
 
-    const proposal = !values['skip-proposal'];
-    const proposed: Array<{ p95: number; raw: number }> = [];
-    if (proposal) out(`proposed rollup layout ${TIME_FIRST} (ORDER BY hour first) built for comparison: ${seconds(await createTimeFirstRollup(client))}`);
     out();
 
     let within = 0;
@@ -322,23 +270,11 @@ async function main(): Promise<void> {
           if (ratio >= 10) fastEnough++;
           const same = !sql.includes('quantilesTDigest') ? (r.answer === m.answer ? 'same answer' : 'DIFFERENT answer') : 'answer n/a';
           printFigure(`  same question of ai_usage_exact (${same})`, `p95 ${r.p95.toFixed(0)} ms`, ratio, '≥ 10x');
-          if (proposal) {
-            const t = await measure(client, sql.replaceAll('FROM ai_usage_hourly_exact', `FROM ${TIME_FIRST}_exact`), runs);
-            proposed.push({ p95: t.p95, raw: r.p95 });
-            const sameT = t.answer === m.answer || sql.includes('quantilesTDigest') ? '' : ', DIFFERENT answer';
-            printFigure(`  rollup ORDER BY (hour, org_id, ...)${sameT}`, `p95 ${t.p95.toFixed(0)} ms`, r.p95 / t.p95, `≥ 10x raw; ${t.p95 <= BUDGET_MS ? 'within' : 'over'} ${BUDGET_MS} ms`);
-          }
         }
       }
     }
     out();
     out(`${within}/${total} queries within ${BUDGET_MS} ms p95; ${fastEnough}/${compared} rollup queries ≥ 10x faster than the raw ledger`);
-    if (proposed.length > 0) {
-      out(
-        `with the rollup ordered by (hour, org_id, ...): ${proposed.filter((x) => x.p95 <= BUDGET_MS).length}/${proposed.length} of those within ${BUDGET_MS} ms, ` +
-          `${proposed.filter((x) => x.raw / x.p95 >= 10).length}/${proposed.length} ≥ 10x faster than the raw ledger`,
-      );
-    }
     await extrapolate(client);
     out(`total ${seconds(performance.now() - started)}`);
   } finally {

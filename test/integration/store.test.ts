@@ -15,7 +15,9 @@ afterAll(async () => store?.close());
 
 const TABLES = [
   'ai_usage', 'ai_usage_daily', 'ai_usage_daily_exact', 'ai_usage_daily_refresh', 'ai_usage_exact', 'ai_usage_hourly',
-  'ai_usage_hourly_exact', 'ai_usage_hourly_refresh', 'model_prices', 'model_prices_exact', 'schema_migrations',
+  'ai_usage_hourly_by_time', 'ai_usage_hourly_by_time_exact', 'ai_usage_hourly_by_time_refresh', 'ai_usage_hourly_exact',
+  'ai_usage_hourly_refresh', 'ai_usage_latency_hourly', 'ai_usage_latency_hourly_exact', 'ai_usage_latency_hourly_refresh',
+  'model_prices', 'model_prices_exact', 'schema_migrations',
 ];
 
 describe('migrations', () => {
@@ -25,11 +27,11 @@ describe('migrations', () => {
     const other = await createStoreClient({ kind: 'embedded', path: store.dir });
     const [a, b] = await Promise.all([migrate(client, { database: 'racing' }), migrate(other, { database: 'racing' })]);
     await other.close();
-    expect(a.applied.length + a.skipped.length).toBe(3);
-    expect(b.applied.length + b.skipped.length).toBe(3);
+    expect(a.applied.length + a.skipped.length).toBe(4);
+    expect(b.applied.length + b.skipped.length).toBe(4);
 
     const first = await migrate(client, { database: 'genai_ledger', ttlDays: 400 });
-    expect(first.applied.map((m) => m.version)).toEqual([1, 2, 3]);
+    expect(first.applied.map((m) => m.version)).toEqual([1, 2, 3, 4]);
     const tables = await queryRows<{ name: string }>(client, "SELECT name FROM system.tables WHERE database = 'genai_ledger' ORDER BY name");
     expect(tables.map((t) => t.name)).toEqual(TABLES);
     const create = await queryOne<{ q: string }>(client, "SELECT create_table_query AS q FROM system.tables WHERE database = 'genai_ledger' AND name = 'ai_usage'");
@@ -37,7 +39,7 @@ describe('migrations', () => {
 
     const again = await migrate(client, { database: 'genai_ledger' });
     expect(again.applied).toEqual([]);
-    expect(again.skipped.map((m) => m.version)).toEqual([1, 2, 3]);
+    expect(again.skipped.map((m) => m.version)).toEqual([1, 2, 3, 4]);
     const recorded = await queryRows<{ version: number; name: string; checksum: string }>(
       client,
       'SELECT version, name, checksum FROM genai_ledger.schema_migrations FINAL ORDER BY version',
@@ -46,7 +48,7 @@ describe('migrations', () => {
 
     // The racing database ended up complete and recorded once per version.
     const racing = await queryRows<{ version: number }>(client, 'SELECT version FROM racing.schema_migrations FINAL ORDER BY version');
-    expect(racing.map((r) => r.version)).toEqual([1, 2, 3]);
+    expect(racing.map((r) => r.version)).toEqual([1, 2, 3, 4]);
     const racingTables = await queryRows<{ name: string }>(client, "SELECT name FROM system.tables WHERE database = 'racing' ORDER BY name");
     expect(racingTables.map((t) => t.name)).toEqual(TABLES);
   });
@@ -59,7 +61,9 @@ describe('migrations', () => {
     );
     expect(refreshes).toEqual([
       { view: 'ai_usage_daily_refresh', exception: '' },
+      { view: 'ai_usage_hourly_by_time_refresh', exception: '' },
       { view: 'ai_usage_hourly_refresh', exception: '' },
+      { view: 'ai_usage_latency_hourly_refresh', exception: '' },
     ]);
   });
 });

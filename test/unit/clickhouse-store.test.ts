@@ -67,6 +67,7 @@ describe('migrations', () => {
       '1_ai_usage',
       '2_rollups',
       '3_model_prices',
+      '4_rollup_layout',
     ]);
   });
 
