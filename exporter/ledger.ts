@@ -63,6 +63,19 @@ export interface IngestResult {
   durable?: boolean;
 }
 
+/** Spans mapped and serialized elsewhere (the exporter's mapping thread), for `ingestMapped`. */
+export interface MappedBatch {
+  spans: number;
+  skipped: number;
+  malformed: number;
+  unpriced: number;
+  errors: string[];
+  /** The rows as JSONCompactEachRow lines (serializeRow). */
+  lines: string[];
+  /** Rows that could not be serialized, and why: rejected (dead letter, onReject). */
+  unserializable: Array<{ row: UsageRow; reason: string }>;
+}
+
 export interface LedgerStats extends WriterStats {
   spansReceived: number;
   rowsMapped: number;
@@ -168,17 +181,7 @@ export class Ledger {
     const result = this.#map(spans, orgId);
     let dropped: number;
     if (this.durability) {
-      // With a spool, rows go through it (not awaited here): a full spool drops and counts them.
-      const lines = this.#serialize(result.rows);
-      dropped = 0;
-      if (lines.length > 0) {
-        try {
-          this.durability.spool.submit(lines).catch((error: unknown) => this.#lost(lines.length, error));
-        } catch (error) {
-          this.#lost(lines.length, error);
-          dropped = lines.length;
-        }
-      }
+      dropped = this.#submit(this.#serialize(result.rows));
     } else {
       const accepted = result.rows.length > 0 ? this.writer.enqueue(result.rows) : 0;
       dropped = result.rows.length - accepted;
@@ -207,6 +210,47 @@ export class Ledger {
     };
   }
 
+  /** `ingest` for a batch mapped and serialized elsewhere: counted alike, its lines queued (or spooled). */
+  ingestMapped(batch: MappedBatch): IngestResult {
+    const lines = this.#countMapped(batch);
+    const dropped = this.durability ? this.#submit(lines) : lines.length - this.writer.enqueueLines(lines);
+    return { rows: batch.lines.length + batch.unserializable.length, skipped: batch.skipped, malformed: batch.malformed, dropped, errors: batch.errors };
+  }
+
+  /** `ingestDurable` for a batch mapped and serialized elsewhere. */
+  async ingestMappedDurable(batch: MappedBatch): Promise<IngestResult> {
+    if (!this.durability) return { ...this.ingestMapped(batch), durable: false };
+    const lines = this.#countMapped(batch);
+    if (lines.length > 0) await this.durability.spool.append(lines);
+    return {
+      rows: batch.lines.length + batch.unserializable.length, skipped: batch.skipped, malformed: batch.malformed,
+      dropped: 0, errors: batch.errors, durable: true,
+    };
+  }
+
+  #countMapped(batch: MappedBatch): string[] {
+    const s = this.stats;
+    s.spansReceived += batch.spans;
+    s.rowsMapped += batch.lines.length + batch.unserializable.length;
+    s.spansSkipped += batch.skipped;
+    s.spansMalformed += batch.malformed;
+    s.rowsUnpriced += batch.unpriced;
+    for (const { row, reason } of batch.unserializable) this.#unserializable(row, new Error(reason));
+    return batch.lines;
+  }
+
+  /** Non-durable ingest with a spool: submitted, not awaited (a full spool drops and counts them). Returns the rows dropped at once. */
+  #submit(lines: string[]): number {
+    if (lines.length === 0) return 0;
+    try {
+      this.durability!.spool.submit(lines).catch((error: unknown) => this.#lost(lines.length, error));
+      return 0;
+    } catch (error) {
+      this.#lost(lines.length, error);
+      return lines.length;
+    }
+  }
+
   #map(spans: readonly SpanRecord[], orgId: string | undefined): ReturnType<UsageMapper['mapAll']> {
     const result = this.mapper.mapAll(spans);
     if (orgId !== undefined) for (const row of result.rows) row.org_id = orgId;
@@ -226,13 +270,16 @@ export class Ledger {
       try {
         lines.push(serializeRow(row));
       } catch (err) {
-        this.stats.rejectedRows++;
-        const error = err instanceof Error ? err : new Error(String(err));
-        if (this.onReject) this.onReject([row], error);
-        else diag.warn(`genai-ledger: a usage row cannot be serialized: ${error.message}`);
+        this.#unserializable(row, err instanceof Error ? err : new Error(String(err)));
       }
     }
     return lines;
+  }
+
+  #unserializable(row: UsageRow, error: Error): void {
+    this.stats.rejectedRows++;
+    if (this.onReject) this.onReject([row], error);
+    else diag.warn(`genai-ledger: a usage row cannot be serialized: ${error.message}`);
   }
 
   /** Rows of a non-durable ingest that the spool did not take. */

@@ -164,7 +164,10 @@ class CatalogPriceBook implements PriceBook {
   private readonly cache = new Map<string, Map<string, Resolution | null>>();
   private cached = 0;
 
-  constructor(catalog: readonly Provider[], version: string, index: ProviderIndex, overrides: readonly CompiledOverride[]) {
+  constructor(
+    catalog: readonly Provider[], version: string, index: ProviderIndex, overrides: readonly CompiledOverride[],
+    readonly loadOptions: LoadPriceBookOptions,
+  ) {
     this.catalogVersion = `genai-prices@${version}`;
     this.source = this.catalogVersion;
     this.index = index;
@@ -474,5 +477,5 @@ export async function loadPriceBook(options: LoadPriceBookOptions = {}): Promise
     const offset = overrides.length;
     overrides.push(...inline.map((o) => ({ ...o, index: o.index + offset })));
   }
-  return new CatalogPriceBook(catalog, readPackageVersion(), index, overrides);
+  return new CatalogPriceBook(catalog, readPackageVersion(), index, overrides, options);
 }

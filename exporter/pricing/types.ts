@@ -1,4 +1,5 @@
 import type { MatchLogic } from '@pydantic/genai-prices';
+import type { LoadPriceBookOptions } from './price-book.js';
 
 /**
  * Usage of one call. Standard keys follow the catalog's units: input_tokens (ALL input, cached
@@ -57,6 +58,8 @@ export interface PriceBook {
   readonly catalogVersion: string;
   /** Whether an overrides file or object was loaded. */
   readonly hasOverrides: boolean;
+  /** The options loadPriceBook was given, to load the same book again on another thread; absent for a book made otherwise. */
+  readonly loadOptions?: LoadPriceBookOptions;
   /** Every price the book knows (catalog and overrides), one row per price key and period. */
   listPrices(): PriceListRow[];
   /** Every price entry that could price this model, and which one is in force at the time; null when none. */

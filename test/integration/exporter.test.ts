@@ -3,6 +3,7 @@
  * @opentelemetry/instrumentation-openai against the fake provider, through
  * BatchSpanProcessor(GenAiLedgerExporter) into the embedded ClickHouse.
  */
+import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { trace } from '@opentelemetry/api';
 import { ExportResultCode } from '@opentelemetry/core';
@@ -10,9 +11,11 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchSpanProcessor, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import type { ClickHouseClient } from '@clickhouse/client';
+import { generateSpans } from '../../bench/support/traffic.js';
 import { refreshRollups } from '../../clickhouse/migrate.js';
 import { clientRunner } from '../../clickhouse/query-runner.js';
 import { runReport } from '../../clickhouse/report.js';
+import { loadPriceBook, type PriceBook } from '../../exporter/pricing/index.js';
 import { GenAiLedgerExporter } from '../../exporter/span-exporter.js';
 import { recordUsage } from '../../instrumentation/record-usage.js';
 import { UsageContextSpanProcessor, withUsageContext } from '../../instrumentation/usage-context.js';
@@ -169,5 +172,86 @@ describe('when ClickHouse is unreachable', () => {
     latencies.sort((a, b) => a - b);
     expect(latencies[Math.floor(latencies.length / 2)]).toBeLessThan(50);
     expect(exporter.stats()).toMatchObject({ rowsMapped: 20, writtenRows: 0, droppedRows: 20 });
+  });
+});
+
+describe('on the mapping thread', () => {
+  /** A client that keeps every insert body (no store needed). */
+  function capturingClient() {
+    const lines: string[] = [];
+    const client = {
+      exec: async ({ values }: { values: AsyncIterable<unknown> }) => {
+        for await (const chunk of values) lines.push(...String(chunk).split('\n').filter((l) => l !== ''));
+        return { stream: Readable.from([]) };
+      },
+      close: async () => undefined,
+    } as unknown as ClickHouseClient;
+    return { client, lines };
+  }
+  const options = { migrate: false, writer: { meter: false as const, flushIntervalMs: 20 } };
+  const exportAll = (exporter: GenAiLedgerExporter, spans: ReadableSpan[]) => {
+    const codes: number[] = [];
+    for (let i = 0; i < spans.length; i += 512) exporter.export(spans.slice(i, i + 512), (r) => codes.push(r.code));
+    return codes;
+  };
+  async function until(condition: () => boolean): Promise<void> {
+    const deadline = Date.now() + 20_000;
+    while (!condition()) {
+      if (Date.now() > deadline) throw new Error('timed out');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  it('writes the same rows as mapping on the app thread; forceFlush and shutdown deliver everything', async () => {
+    const spans = generateSpans({ spans: 6000, aiShare: 0.6, seed: 12 });
+    const threaded = capturingClient();
+    const exporter = new GenAiLedgerExporter({ ...options, client: threaded.client });
+    await until(() => exporter.stats()?.mappingThread === true);
+    expect(exportAll(exporter, spans.slice(0, 4000)).every((c) => c === ExportResultCode.SUCCESS)).toBe(true);
+    expect(exporter.stats()!.spansInFlight).toBeGreaterThan(0);
+    await exporter.forceFlush();
+    expect(exporter.stats()).toMatchObject({ spansReceived: 4000, spansInFlight: 0, spansDroppedInFlight: 0, droppedRows: 0 });
+    exportAll(exporter, spans.slice(4000));
+    await exporter.shutdown();
+
+    const inThread = capturingClient();
+    const reference = new GenAiLedgerExporter({ ...options, client: inThread.client, mappingThread: false });
+    await reference.ready();
+    exportAll(reference, spans);
+    await reference.shutdown();
+    expect(reference.stats()!.mappingThread).toBe(false);
+    expect(threaded.lines.length).toBeGreaterThan(3000);
+    expect([...threaded.lines].sort()).toEqual([...inThread.lines].sort());
+    const { mappingThread: _a, lastInsertLatencyMs: _b, writtenBatches: _c, ...counts } = exporter.stats()!;
+    const { mappingThread: _d, lastInsertLatencyMs: _e, writtenBatches: _f, ...expected } = reference.stats()!;
+    expect(counts).toEqual(expected);
+  });
+
+  it('drops and counts what the mapping thread is too far behind to take, without failing the export', async () => {
+    const { client, lines } = capturingClient();
+    const exporter = new GenAiLedgerExporter({ ...options, client, maxSpansInFlight: 1 });
+    await until(() => exporter.stats()?.mappingThread === true);
+    const spans = generateSpans({ spans: 1000, aiShare: 1, seed: 13 });
+    expect(exportAll(exporter, spans).every((c) => c === ExportResultCode.SUCCESS)).toBe(true);
+    await exporter.shutdown();
+    const stats = exporter.stats()!;
+    expect(stats.spansDroppedInFlight).toBeGreaterThan(0);
+    expect(stats.spansReceived + stats.spansDroppedInFlight).toBe(spans.length);
+    expect(lines).toHaveLength(0);
+  });
+
+  it('maps on the app thread when the mapping thread cannot start', async () => {
+    const book = await loadPriceBook();
+    const prices = Object.create(book, { loadOptions: { value: { overridesFile: '/nonexistent/prices.yaml' } } }) as PriceBook;
+    const { client, lines } = capturingClient();
+    const exporter = new GenAiLedgerExporter({ ...options, client, prices });
+    await exporter.ready();
+    const spans = generateSpans({ spans: 600, aiShare: 1, seed: 14 });
+    exportAll(exporter, spans);
+    await new Promise((r) => setTimeout(r, 1500)); // the worker fails to load its price book meanwhile
+    exportAll(exporter, spans);
+    await exporter.shutdown();
+    expect(exporter.stats()).toMatchObject({ mappingThread: false, spansReceived: 1200, spansDroppedInFlight: 0, droppedRows: 0 });
+    expect(lines.length).toBe(exporter.stats()!.rowsMapped);
   });
 });

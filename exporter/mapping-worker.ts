@@ -1,0 +1,62 @@
+/**
+ * The mapping thread (a worker_threads worker, started by mapping-thread.ts): decodes the span
+ * batches export() packed (span-wire.ts), maps and prices them (UsageMapper, with a price book
+ * loaded here from the same options) and serializes the rows, answering each batch, in order,
+ * with its lines and counts. It never logs: a failed batch is answered with the error, and a
+ * failure to start surfaces as the worker's 'error' event.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import type { MappedBatch } from './ledger.js';
+import { UsageMapper, type MapperOptions } from './mapper.js';
+import { loadPriceBook, type LoadPriceBookOptions } from './pricing/index.js';
+import { SpanWire, type WireBatch } from './span-wire.js';
+import { serializeRow } from './writer/serialize.js';
+
+export interface MappingWorkerData {
+  mapper: Omit<MapperOptions, 'prices'>;
+  prices: LoadPriceBookOptions;
+}
+
+export interface MappingRequest {
+  id: number;
+  batch: WireBatch;
+}
+
+/** `ready` once the price book is loaded, then one answer per batch. */
+export type MappingReply = { ready: true } | { id: number; mapped: MappedBatch } | { id: number; error: string };
+
+const { mapper: options, prices } = workerData as MappingWorkerData;
+const wire = new SpanWire(options);
+const port = parentPort!;
+const ready = loadPriceBook(prices).then((book) => new UsageMapper({ ...options, prices: book }));
+void ready.then(() => port.postMessage({ ready: true } satisfies MappingReply));
+
+// Answers go out in the order the batches came in: every batch waits on the same `ready`.
+port.on('message', (request: MappingRequest) => {
+  void ready.then((mapper) => port.postMessage(answer(mapper, request)));
+});
+
+function answer(mapper: UsageMapper, { id, batch }: MappingRequest): MappingReply {
+  try {
+    const records = wire.decode(batch);
+    const result = mapper.mapAll(records);
+    const lines: string[] = [];
+    const unserializable: MappedBatch['unserializable'] = [];
+    for (const row of result.rows) {
+      try {
+        lines.push(serializeRow(row));
+      } catch (error) {
+        unserializable.push({ row, reason: (error as Error).message });
+      }
+    }
+    return {
+      id,
+      mapped: {
+        spans: records.length, skipped: result.skipped, malformed: result.malformed, unpriced: result.unpriced,
+        errors: result.errors, lines, unserializable,
+      },
+    };
+  } catch (error) {
+    return { id, error: error instanceof Error ? error.message : String(error) };
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * MappingThread: the real worker maps a batch as the app's thread would; a worker that fails
+ * answers every batch in flight with the error (nothing thrown, nothing left waiting) and stays
+ * failed; an idle worker does not keep the process alive.
+ */
+import { Worker } from 'node:worker_threads';
+import { describe, expect, it } from 'vitest';
+import { generateSpans } from '../../bench/support/traffic.js';
+import type { MappedBatch } from '../../exporter/ledger.js';
+import { UsageMapper } from '../../exporter/mapper.js';
+import { MappingThread } from '../../exporter/mapping-thread.js';
+import { loadPriceBook } from '../../exporter/pricing/index.js';
+import { fromReadableSpan } from '../../exporter/readable-span.js';
+import { SpanWire } from '../../exporter/span-wire.js';
+import { serializeRow } from '../../exporter/writer/serialize.js';
+
+const submit = (thread: MappingThread, wire: SpanWire, spans = generateSpans({ spans: 200, aiShare: 1, seed: 4 })) =>
+  new Promise<MappedBatch | Error>((resolve) => {
+    const encoded = wire.encode(spans);
+    thread.submit(encoded.batch, encoded.sent, resolve);
+  });
+
+async function until(condition: () => boolean, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** A stand-in worker: says it is ready, then dies on the first batch. */
+const dyingWorker = () => new Worker(
+  `const { parentPort } = require('node:worker_threads');
+   parentPort.postMessage({ ready: true });
+   parentPort.on('message', () => { throw new Error('worker crashed'); });`,
+  { eval: true },
+);
+
+describe('MappingThread', () => {
+  it('maps, prices and serializes a batch as the app thread would', async () => {
+    const thread = MappingThread.start({})!;
+    await until(() => thread.ready);
+    const spans = generateSpans({ spans: 500, aiShare: 0.5, seed: 8 });
+    const wire = new SpanWire();
+    const encoded = wire.encode(spans);
+    const outcome = await new Promise<MappedBatch | Error>((resolve) => thread.submit(encoded.batch, encoded.sent, resolve));
+    expect(thread.spansInFlight).toBe(0);
+    const expected = new UsageMapper({ prices: await loadPriceBook() }).mapAll(spans.map(fromReadableSpan));
+    expect(outcome).toMatchObject({ spans: encoded.sent, skipped: expected.skipped - encoded.skipped, malformed: 0, unserializable: [] });
+    expect((outcome as MappedBatch).lines).toEqual(expected.rows.map(serializeRow));
+    await thread.close();
+    expect(thread.failed).toBeUndefined();
+  });
+
+  it('answers every batch in flight with the error when the worker dies, and stays failed', async () => {
+    const thread = MappingThread.start({}, dyingWorker)!;
+    await until(() => thread.ready);
+    const wire = new SpanWire();
+    const outcomes = await Promise.all([submit(thread, wire), submit(thread, wire)]);
+    for (const outcome of outcomes) expect(outcome).toBeInstanceOf(Error);
+    expect(thread.failed?.message).toContain('worker crashed');
+    expect(thread.spansInFlight).toBe(0);
+    await thread.drained();
+    expect(await submit(thread, wire)).toBe(thread.failed);
+    await thread.close();
+  });
+
+  it('reports a worker that cannot start (its price book fails to load)', async () => {
+    const thread = MappingThread.start({ prices: '/nonexistent/prices.yaml' })!;
+    await until(() => thread.failed !== undefined);
+    expect(thread.ready).toBe(false);
+    await thread.close();
+  });
+
+  it('is not started for a price book made in code', async () => {
+    const book = await loadPriceBook();
+    expect(MappingThread.start({ prices: { ...book, quote: book.quote.bind(book), listPrices: book.listPrices.bind(book), describe: book.describe.bind(book), loadOptions: undefined } })).toBeUndefined();
+  });
+});
