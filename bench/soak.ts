@@ -5,6 +5,9 @@
  *   npm run bench:soak                                        # short: 1 min, two 10 s outages (~2 min)
  *   npm run bench:soak -- --minutes 10 --outage-seconds 30    # the full run
  *   [--rate 2000 (AI spans/s) --batch 50 (spans/request) --concurrency 8 --baseline-seconds 20]
+ *   [--timeline: per-window acks, p99/max latency, event-loop stall, spool backlog, RSS]
+ *   [--trace: the collector logs slow spool groups and slow durable ingests (GENAI_LEDGER_SPOOL_DEBUG=1)]
+ *   [--cpu-prof DIR: CPU profiles of the collector processes]
  *
  * The embedded engine cannot be stopped apart from the collector, so the collector runs with the
  * test-only fault switch (GENAI_LEDGER_FAULT_INJECTION=1; collector/fault-injection.ts): POST
@@ -19,7 +22,9 @@
  *   doubled = rows of ai_usage_exact − distinct spans (must be 0)
  * RSS is sampled every second: the steady state is the median before the first outage; the peak
  * must stay within 1.5x of it (a plateau, not a climb). Acknowledgement latency (p50/p99 of 200
- * answers) is compared with the --no-spool baseline (same rate, no outages).
+ * answers) is compared with the --no-spool baseline (same rate, no outages) and with a control run
+ * right after it, spool on and no outages (same conditions: the machine's load drifts). "Outside
+ * outages" leaves out the first 5 s (warm-up) and each outage plus the 5 s after it (the replay).
  */
 import http from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -41,6 +46,9 @@ const { values: args } = parseArgs({
     batch: { type: 'string', default: '50' },
     concurrency: { type: 'string', default: '8' },
     'baseline-seconds': { type: 'string', default: '20' },
+    timeline: { type: 'boolean', default: false },
+    trace: { type: 'boolean', default: false },
+    'cpu-prof': { type: 'string' },
   },
 });
 const SECONDS = Number(args.minutes) * 60;
@@ -50,6 +58,9 @@ const BATCH = Number(args.batch);
 const CONCURRENCY = Math.max(1, Number(args.concurrency));
 const BASELINE_S = Number(args['baseline-seconds']);
 const MiB = 1024 * 1024;
+/** Start-up (JIT, first inserts) and recovery windows left out of the steady-state latency. */
+const WARMUP_S = 5;
+const RECOVERY_S = 5;
 
 const out = (line: string): void => void process.stdout.write(`${line}\n`);
 const pct = (xs: number[], p: number): number => {
@@ -63,10 +74,14 @@ interface RunResult {
   ackedSpans: number;
   acked: Uint8Array;
   latencies: number[];
-  /** Latencies of 200s answered outside the outages (and 5 s after each). */
+  /** Latencies of 200s answered after the first WARMUP_S and outside the outages (and RECOVERY_S after each). */
   steadyLatencies: number[];
   refusals: Map<string, number>;
   rss: Array<{ t: number; bytes: number }>;
+  /** Per scrape (about 1 s): event-loop delay max since the previous scrape, spool pending rows. */
+  samples: Array<{ t: number; loopMaxMs: number; pending: number; queued: number }>;
+  /** Every 200: when it was answered (s since start) and its latency (ms). */
+  acks: Array<{ t: number; ms: number }>;
   outages: Array<[number, number]>;
   collector: CollectorProcess;
   spansSent: number;
@@ -101,7 +116,8 @@ async function run(options: { store: string; spool: boolean; seconds: number; ou
   const collector = await startCollectorProcess(options.store, [
     ...(options.spool ? [] : ['--no-spool']),
     '--query-max-rows', '100000000', '--query-max-result-bytes', '4GiB',
-  ], { GENAI_LEDGER_FAULT_INJECTION: '1' });
+  ], { GENAI_LEDGER_FAULT_INJECTION: '1', ...(args.trace ? { GENAI_LEDGER_SPOOL_DEBUG: '1' } : {}) },
+  args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${args['cpu-prof']}/${options.spool ? 'on' : 'off'}`] : []);
   const requests = Math.floor((options.seconds * RATE) / BATCH);
   const intervalMs = (1000 * BATCH) / RATE;
   const acked = new Uint8Array(requests);
@@ -109,9 +125,11 @@ async function run(options: { store: string; spool: boolean; seconds: number; ou
   const steadyLatencies: number[] = [];
   const refusals = new Map<string, number>();
   const rss: Array<{ t: number; bytes: number }> = [];
+  const samples: RunResult['samples'] = [];
+  const acks: RunResult['acks'] = [];
   const t0 = performance.now();
   const now = (): number => (performance.now() - t0) / 1000;
-  const inOutage = (t: number): boolean => options.outages.some(([a, b]) => t >= a && t < b + 5);
+  const steadyAt = (t: number): boolean => t >= WARMUP_S && !options.outages.some(([a, b]) => t >= a && t < b + RECOVERY_S);
   let next = 0;
   let ackedSpans = 0;
   let sampling = true;
@@ -119,7 +137,13 @@ async function run(options: { store: string; spool: boolean; seconds: number; ou
   const sampler = (async () => {
     while (sampling) {
       try {
-        rss.push({ t: now(), bytes: (await scrape(collector.url)).get('process_resident_memory_bytes') ?? 0 });
+        const m = await scrape(collector.url);
+        const t = now();
+        rss.push({ t, bytes: m.get('process_resident_memory_bytes') ?? 0 });
+        samples.push({
+          t, loopMaxMs: (m.get('nodejs_eventloop_delay_max_seconds') ?? 0) * 1000,
+          pending: m.get('genai_ledger_spool_pending_rows') ?? 0, queued: m.get('genai_ledger_queue_rows') ?? 0,
+        });
       } catch {
         // a scrape may fail under load; the next one counts
       }
@@ -158,7 +182,8 @@ async function run(options: { store: string; spool: boolean; seconds: number; ou
         if (outcome === '200') {
           const ms = performance.now() - started;
           latencies.push(ms);
-          if (!inOutage(now())) steadyLatencies.push(ms);
+          acks.push({ t: now(), ms });
+          if (steadyAt(now())) steadyLatencies.push(ms);
           acked[r] = 1;
           ackedSpans += BATCH;
           break;
@@ -172,7 +197,7 @@ async function run(options: { store: string; spool: boolean; seconds: number; ou
   await Promise.all([switcher, ...Array.from({ length: CONCURRENCY }, sender)]);
   sampling = false;
   await sampler;
-  return { sentRequests: requests, ackedSpans, acked, latencies, steadyLatencies, refusals, rss, outages: options.outages, collector, spansSent: requests * BATCH };
+  return { sentRequests: requests, ackedSpans, acked, latencies, steadyLatencies, refusals, rss, samples, acks, outages: options.outages, collector, spansSent: requests * BATCH };
 }
 
 async function verify(result: RunResult, firstSpan: number): Promise<{ stored: number; distinct: number; lost: number; rawRows: number; drainS: number }> {
@@ -204,6 +229,42 @@ async function verify(result: RunResult, firstSpan: number): Promise<{ stored: n
   return { stored: Number(exact!.n), distinct: Number(exact!.d), lost, rawRows: Number(raw!.n), drainS };
 }
 
+/** Per window: acks, p99 and max ack latency, longest event-loop delay, spool pending rows at its end. */
+function timeline(name: string, r: RunResult, windowS: number): void {
+  out(`${name} timeline (${windowS} s windows; * = ClickHouse down during the window):`);
+  out('      t   acks  p99 ms  max ms  loop max ms  pending rows  RSS MiB');
+  const end = Math.max(...r.acks.map((a) => a.t), ...r.samples.map((x) => x.t), 0);
+  for (let a = 0; a < end; a += windowS) {
+    const b = a + windowS;
+    const ms = r.acks.filter((x) => x.t >= a && x.t < b).map((x) => x.ms);
+    const ss = r.samples.filter((x) => x.t >= a && x.t < b);
+    const down = r.outages.some(([s, e]) => s < b && e > a) ? '*' : ' ';
+    const loop = Math.max(0, ...ss.map((x) => x.loopMaxMs));
+    const pending = ss.length > 0 ? ss[ss.length - 1]!.pending : NaN;
+    const rss = Math.max(0, ...r.rss.filter((x) => x.t >= a && x.t < b).map((x) => x.bytes)) / MiB;
+    out(`${down}${a.toFixed(0).padStart(6)} ${String(ms.length).padStart(6)} ${pct(ms, 99).toFixed(1).padStart(7)} ${(ms.length ? Math.max(...ms) : NaN).toFixed(1).padStart(7)} ` +
+      `${loop.toFixed(0).padStart(12)} ${String(pending).padStart(13)} ${rss.toFixed(0).padStart(8)}`);
+  }
+}
+
+function traces(name: string, r: RunResult): void {
+  const lines = r.collector.stderr().split('\n').filter((l) => l.startsWith('TRACE '));
+  if (lines.length === 0) return;
+  out(`${name}: ${lines.length} trace lines (slow spool groups / slow durable ingests), the slowest 15:`);
+  const parsed = lines.map((l) => {
+    const json = JSON.parse(l.slice(l.indexOf('{'))) as { ms?: number; phases?: number[] };
+    return { l, ms: json.ms ?? (json.phases ?? []).reduce((x, y) => x + y, 0) };
+  });
+  for (const { l } of parsed.sort((x, y) => y.ms - x.ms).slice(0, 15)) out(`  ${l}`);
+  // Slow groups (over 15 ms), by phase: [segment, write, fdatasync, directory sync].
+  const groups = lines.filter((l) => l.startsWith('TRACE group ')).map((l) => (JSON.parse(l.slice(l.indexOf('{'))) as { phases: number[] }).phases);
+  const phase = (i: number): string => {
+    const xs = groups.map((g) => g[i] ?? 0);
+    return `>10 ms ${xs.filter((x) => x > 10).length}, p50 ${pct(xs, 50).toFixed(1)}, max ${Math.max(0, ...xs).toFixed(0)}`;
+  };
+  if (groups.length > 0) out(`  slow groups ${groups.length}: segment ${phase(0)}; write ${phase(1)}; fdatasync ${phase(2)}; dir sync ${phase(3)}`);
+}
+
 function report(name: string, r: RunResult, v: Awaited<ReturnType<typeof verify>>): void {
   const refused = [...r.refusals].map(([k, n]) => `${k}×${n}`).join(' ') || 'none';
   out(`${name}: spans sent ${r.spansSent}, acknowledged ${r.ackedSpans}, stored ${v.distinct} (ai_usage_exact rows ${v.stored}), ` +
@@ -223,13 +284,25 @@ try {
   const soak = await run({ store: join(base, 'spool-on'), spool: true, seconds: SECONDS, outages, firstSpan: 0 });
   const sv = await verify(soak, 0);
   report('spool on ', soak, sv);
+  if (args.timeline) timeline('spool on', soak, SECONDS > 120 ? 10 : 2);
+  if (args.trace) traces('spool on', soak);
   await soak.collector.stop('SIGTERM');
 
   out(`baseline: ${BASELINE_S} s at the same rate, --no-spool, no outage`);
   const baseline = await run({ store: join(base, 'spool-off'), spool: false, seconds: BASELINE_S, outages: [], firstSpan: 0 });
   const bv = await verify(baseline, 0);
   report('spool off', baseline, bv);
+  if (args.timeline) timeline('spool off', baseline, 2);
   await baseline.collector.stop('SIGTERM');
+
+  // The same short run with the spool on and no outage, right after the baseline (the machine's
+  // load drifts over minutes: this pair compares the acknowledgement paths under like conditions).
+  out(`control: ${BASELINE_S} s at the same rate, spool on, no outage`);
+  const control = await run({ store: join(base, 'spool-on-control'), spool: true, seconds: BASELINE_S, outages: [], firstSpan: 0 });
+  const cv = await verify(control, 0);
+  report('spool on ', control, cv);
+  if (args.timeline) timeline('spool on (control)', control, 2);
+  await control.collector.stop('SIGTERM');
 
   const steadyRss = soak.rss.filter((s) => s.t >= 5 && s.t < outages[0]![0]).map((s) => s.bytes);
   const steady = pct(steadyRss.length > 0 ? steadyRss : soak.rss.map((s) => s.bytes), 50);
@@ -238,15 +311,27 @@ try {
   const p99On = pct(soak.latencies, 99);
   const p99Steady = pct(soak.steadyLatencies, 99);
   const p99Off = pct(baseline.latencies, 99);
+  const p99OffSteady = pct(baseline.steadyLatencies, 99);
+  const p99Control = pct(control.steadyLatencies, 99);
+  const loopMax = (r: RunResult, steadyOnly: boolean): number => Math.max(0, ...r.samples
+    .filter((x) => !steadyOnly || (x.t >= WARMUP_S && !r.outages.some(([a, b]) => x.t >= a && x.t < b + RECOVERY_S + 1)))
+    .map((x) => x.loopMaxMs));
   out('');
-  out(`ack latency ms (200s): spool on p50 ${pct(soak.latencies, 50).toFixed(1)} p99 ${p99On.toFixed(1)} ` +
-    `(outside outages p99 ${p99Steady.toFixed(1)}); spool off p50 ${pct(baseline.latencies, 50).toFixed(1)} p99 ${p99Off.toFixed(1)}`);
-  out(`RSS MiB: steady ${(steady / MiB).toFixed(0)}, peak ${(peak / MiB).toFixed(0)}, last third max ${(Math.max(...lastThird) / MiB).toFixed(0)}, samples ${soak.rss.length}`);
+  out(`ack latency ms (200s): soak (spool on, outages) p50 ${pct(soak.latencies, 50).toFixed(1)} p99 ${p99On.toFixed(1)} max ${Math.max(...soak.latencies).toFixed(0)}, ` +
+    `outside outages (and ${WARMUP_S} s warm-up, ${RECOVERY_S} s after each outage) p99 ${p99Steady.toFixed(1)}`);
+  out(`  spool off: p50 ${pct(baseline.latencies, 50).toFixed(1)} p99 ${p99Off.toFixed(1)}, after warm-up p99 ${p99OffSteady.toFixed(1)}; ` +
+    `spool on, same conditions (control): p50 ${pct(control.latencies, 50).toFixed(1)} p99 ${pct(control.latencies, 99).toFixed(1)}, after warm-up p99 ${p99Control.toFixed(1)}`);
+  out(`longest event-loop stall ms: soak ${loopMax(soak, false).toFixed(0)} (outside outages ${loopMax(soak, true).toFixed(0)}), spool off ${loopMax(baseline, true).toFixed(0)}, control ${loopMax(control, true).toFixed(0)}`);
+  const middleThird = soak.rss.filter((s) => s.t >= SECONDS / 3 && s.t < (SECONDS * 2) / 3).map((s) => s.bytes);
+  out(`RSS MiB: steady ${(steady / MiB).toFixed(0)} (median before the first outage), peak ${(peak / MiB).toFixed(0)}, ` +
+    `middle third max ${(Math.max(...middleThird) / MiB).toFixed(0)}, last third max ${(Math.max(...lastThird) / MiB).toFixed(0)} (no climb: last ≈ middle), samples ${soak.rss.length}`);
   printFigure('lost acknowledged spans', String(sv.lost), sv.lost === 0 ? 1 : 0, '0');
   printFigure('doubled spans', String(sv.stored - sv.distinct), sv.stored === sv.distinct ? 1 : 0, '0');
   printFigure('peak RSS / steady RSS', (peak / steady).toFixed(2), peak / steady, '≤ 1.5 (plateau)');
   printFigure('p99 ack latency, spool on / off', `${p99On.toFixed(1)} / ${p99Off.toFixed(1)} ms`, p99On / p99Off, 'informative (fsync per group)');
-  const ok = sv.lost === 0 && sv.stored === sv.distinct && bv.lost === 0 && peak / steady <= 1.5;
+  printFigure('p99 ack latency outside outages, soak / spool off', `${p99Steady.toFixed(1)} / ${p99OffSteady.toFixed(1)} ms`, p99Steady / p99OffSteady, 'informative (~2-3x)');
+  printFigure('p99 ack latency, control (spool on) / spool off', `${p99Control.toFixed(1)} / ${p99OffSteady.toFixed(1)} ms`, p99Control / p99OffSteady, 'informative (~2-3x)');
+  const ok = sv.lost === 0 && sv.stored === sv.distinct && bv.lost === 0 && cv.lost === 0 && cv.stored === cv.distinct && peak / steady <= 1.5;
   out(ok ? 'soak: OK' : 'soak: FAILED');
   process.exitCode = ok ? 0 : 1;
 } finally {

@@ -214,6 +214,7 @@ export async function startCollector(config: CollectorConfig, options: StartOpti
       ]);
       clearTimeout(timer);
       await Promise.all([reader.close(), probe.close()]).catch(() => undefined);
+      metrics.close();
       const s = ledger.stats;
       const result: StopResult = { clean: answered && flushed && s.queuedRows === 0, writtenRows: s.writtenRows, droppedRows: s.droppedRows };
       log.info('stopped', {

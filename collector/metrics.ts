@@ -3,6 +3,7 @@
  * stats (read at scrape time, so they cost nothing in between). No client library: counters,
  * callback gauges/counters and one histogram are all the collector needs.
  */
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import type { LedgerStats } from '../exporter/ledger.js';
 
 type Labels = Record<string, string>;
@@ -165,12 +166,45 @@ export class CollectorMetrics {
       r.add(new Observed(`${p}dead_letter_rows_total`, 'Rows ClickHouse refused, kept in the dead-letter file.', 'counter', dl((s) => s.rows)));
       r.add(new Observed(`${p}dead_letter_lost_rows_total`, 'Refused rows that could not be written to the dead-letter file.', 'counter', dl((s) => s.lostRows)));
     }
+    // Event-loop delay (what every answer waits on the loop), over the window since the previous scrape.
+    this.#loopDelay = monitorEventLoopDelay({ resolution: 10 });
+    this.#loopDelay.enable();
+    r.add(new Observed('nodejs_eventloop_delay_max_seconds', 'Longest event-loop delay since the previous scrape (10 ms resolution).', 'gauge',
+      () => this.#loopWindow().max));
+    r.add(new Observed('nodejs_eventloop_delay_p99_seconds', '99th percentile of the event-loop delay since the previous scrape.', 'gauge',
+      () => this.#loopWindow().p99));
     const started = Date.now() / 1000;
     r.add(new Observed('process_start_time_seconds', 'Start time of the process, Unix seconds.', 'gauge', () => started));
     r.add(new Observed('process_resident_memory_bytes', 'Resident memory size in bytes.', 'gauge', () => process.memoryUsage.rss()));
   }
 
+  readonly #loopDelay: IntervalHistogram;
+  #loopSnapshot: { max: number; p99: number } | undefined;
+
+  /** The delay histogram's window, read once per scrape (both gauges), then reset. */
+  #loopWindow(): { max: number; p99: number } {
+    if (!this.#loopSnapshot) {
+      const h = this.#loopDelay;
+      const resolutionNs = 10e6;
+      // The histogram measures delay plus the sampling interval: subtract it.
+      const max = h.count > 0 ? Math.max(0, h.max - resolutionNs) / 1e9 : 0;
+      const p99 = h.count > 0 ? Math.max(0, h.percentile(99) - resolutionNs) / 1e9 : 0;
+      this.#loopSnapshot = { max, p99 };
+    }
+    return this.#loopSnapshot;
+  }
+
   render(): string {
-    return this.registry.render();
+    const text = this.registry.render();
+    if (this.#loopSnapshot) {
+      this.#loopSnapshot = undefined;
+      this.#loopDelay.reset();
+    }
+    return text;
+  }
+
+  /** Stops the event-loop delay sampling. */
+  close(): void {
+    this.#loopDelay.disable();
   }
 }

@@ -92,6 +92,8 @@ new protobuf.Root().define('google.rpc').add(StatusType);
 
 const GRPC_CODE: Record<number, number> = { 400: 3, 401: 16, 413: 3, 415: 3, 429: 8, 500: 13, 503: 14 };
 
+const DEBUG_SLOW_INGESTS = process.env.GENAI_LEDGER_SPOOL_DEBUG === '1';
+
 const CONTENT_TYPE: Record<OtlpEncoding, string> = { protobuf: 'application/x-protobuf', json: 'application/json' };
 
 function sendStatus(res: ServerResponse, status: number, message: string, encoding: OtlpEncoding, headers: Record<string, string> = {}): void {
@@ -182,7 +184,12 @@ export function createTracesHandler(options: TracesHandlerOptions) {
       // Durable: the spool bounds what waits (by bytes on disk), so the in-memory queue's
       // admission does not apply; 200 only once the rows are fsync'd.
       try {
+        const t0 = performance.now();
         result = await ledger.ingestDurable(decoded.spans, principal.org);
+        if (DEBUG_SLOW_INGESTS && performance.now() - t0 > 30) {
+          // Diagnostics (bench/soak --trace): a durable ingest (map + spool append + fsync) over 30 ms.
+          process.stderr.write(`TRACE ingestDurable ${JSON.stringify({ t: Date.now(), ms: Math.round((performance.now() - t0) * 10) / 10, spans: decoded.spans.length })}\n`);
+        }
       } catch (error) {
         if (error instanceof SpoolFullError) {
           if (error.requestedBytes > error.maxBytes) {

@@ -2,8 +2,8 @@
  * Feeds the BatchWriter from the spool, and commits spool records once ClickHouse has them.
  *
  * - Reads uncommitted records in order (Spool.next) while what it has handed to the writer and not
- *   yet seen settled stays within the writer's queue bounds: memory is bounded by the writer's
- *   queue, whatever the spool holds on disk.
+ *   yet seen settled stays within two of the writer's batches (and its queue bounds): memory is
+ *   bounded by that, whatever the spool holds on disk.
  * - Each record goes to the writer as a durable enqueue (BatchWriter.enqueueLines with
  *   `durable: true`): the writer reports per record how many rows were written, rejected (they
  *   are in the dead-letter file by then, through the writer's onReject), failed or not accepted.
@@ -24,7 +24,11 @@ export const DEFAULT_PUMP_RETRY_INITIAL_MS = 1_000;
 export const DEFAULT_PUMP_RETRY_MAX_MS = 30_000;
 
 export interface SpoolPumpOptions {
-  /** Rows handed to the writer and not yet settled, at most. Default (and at most): the writer's maxQueueRows. */
+  /**
+   * Rows handed to the writer and not yet settled, at most. Default: two of the writer's batches
+   * (one being inserted, the next one ready), at most its maxQueueRows. A backlog (after an outage,
+   * at a restart) is read from the spool as the writer takes it, not all at once.
+   */
   maxInFlightRows?: number;
   /** Record bytes handed to the writer and not yet settled, at most. Default (and at most): the writer's maxQueueBytes. */
   maxInFlightBytes?: number;
@@ -88,7 +92,7 @@ export class SpoolPump {
     this.#spool = spool;
     this.#writer = writer;
     const capacity = writer.capacity;
-    this.#maxRows = Math.min(capacity.maxQueueRows, positive(options.maxInFlightRows, capacity.maxQueueRows));
+    this.#maxRows = Math.min(capacity.maxQueueRows, positive(options.maxInFlightRows, 2 * capacity.maxBatchRows));
     this.#maxBytes = Math.min(capacity.maxQueueBytes, positive(options.maxInFlightBytes, capacity.maxQueueBytes));
     this.#sliceRows = Math.max(1, Math.min(capacity.maxBatchRows, Math.floor(this.#maxRows / 2)));
     this.#retryInitialMs = positive(options.retryInitialMs, DEFAULT_PUMP_RETRY_INITIAL_MS);

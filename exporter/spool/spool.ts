@@ -5,13 +5,19 @@
  *   into one or more records and resolves once they are written and fdatasync'd. Group commit:
  *   appends arriving while a group is being written and synced wait for the next group, which
  *   takes them all with one write and one fsync (so fsync cost is shared by concurrent callers).
- *   A new segment's directory entry is fsync'd too before anything in it is acknowledged.
- * - Bounded: segment bytes on disk (plus appends being written) never exceed `maxBytes`; an
- *   append that would is refused at once with SpoolFullError. Nothing ever blocks on space.
+ *   A new segment's directory entry is fsync'd too before anything in it is acknowledged; past an
+ *   eighth of a segment the next one is made ahead (created, header written, file and directory
+ *   synced: a "spare"), so rolling over adds nothing to an acknowledgement. A spare left by a
+ *   crash holds no record and is removed at the next open.
+ * - Bounded: segment bytes on disk (plus appends being written, plus the header of a segment an
+ *   append may start) never exceed `maxBytes`; an append that would is refused at once with
+ *   SpoolFullError. Nothing ever blocks on space. (A spare's 16-byte header is not counted.)
  * - Reading: `next()` walks the uncommitted records in append order (a cursor); `commit(record)`
  *   marks one done (an ack entry, see format.ts); a segment is deleted once sealed and fully
- *   committed. `rewind()` moves the cursor back to the oldest uncommitted record (after a failed
- *   delivery). Only records already fsync'd are ever read.
+ *   committed. Ack entries and deletions are written in the background, in order (settled()
+ *   waits for them): the event loop never waits on the disk. `rewind()` moves the cursor back to
+ *   the oldest uncommitted record (after a failed delivery). Only records already fsync'd are
+ *   ever read.
  * - Recovery (`Spool.open`): every segment is scanned and CRC-checked; a segment is cut at its
  *   first invalid record that cannot be skipped (a torn tail after a crash is the normal case;
  *   it was never acknowledged). The cut is counted (`corruptRecords`, `truncatedBytes`) and never
@@ -19,8 +25,8 @@
  * - Memory: a few numbers per record (offset, length, rows, committed flag); payloads are read
  *   back from disk (the page cache, usually) one record at a time by the cursor.
  */
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import { mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync } from 'node:fs';
+import { open, unlink, type FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { diag, metrics, type BatchObservableResult, type Meter, type Observable } from '@opentelemetry/api';
 import { SpoolClosedError, SpoolFullError, SpoolWriteError } from './errors.js';
@@ -48,6 +54,8 @@ export const DEFAULT_MAX_RECORD_ROWS = 10_000;
 export const DEFAULT_MAX_RECORD_BYTES = 16 * 1024 * 1024;
 const MIN_SEGMENT_BYTES = 4096;
 const SCAN_CHUNK_BYTES = 4 * 1024 * 1024;
+/** Diagnostics: GENAI_LEDGER_SPOOL_DEBUG=1 logs every group commit over 15 ms, by phase, on stderr (bench/soak --trace). */
+const DEBUG_SLOW_GROUPS = process.env.GENAI_LEDGER_SPOOL_DEBUG === '1';
 
 export interface SpoolOptions {
   /** The spool directory (created if missing). One process at a time (a LOCK file). */
@@ -158,7 +166,9 @@ class Segment {
   needsDirSync = false;
   writer: FileHandle | undefined;
   reader: FileHandle | undefined;
-  ackFd: number | undefined;
+  ack: FileHandle | undefined;
+  /** Ack entries not yet written to the ack file (see Spool#scheduleAcks). */
+  ackPending: Buffer[] = [];
 
   constructor(
     readonly seq: number,
@@ -234,6 +244,13 @@ export class Spool {
   #cursorOrdinal = 0;
   #reading = false;
   #listeners: Array<() => void> = [];
+  /** The next segment, created and synced ahead of need (off the acknowledgement path). */
+  #spare: Promise<Segment | undefined> | undefined;
+  /** Background file work (ack entries, deletions), one job at a time, in order. */
+  #ioTail: Promise<void> = Promise.resolve();
+  #ioJobs = 0;
+  #ackDirty = new Set<Segment>();
+  #ackScheduled = false;
   #meter: Meter | undefined;
   #observables: Observable[] = [];
   #observe = (result: BatchObservableResult): void => this.#observeMetrics(result);
@@ -278,9 +295,9 @@ export class Spool {
     this.#listeners.push(listener);
   }
 
-  /** True when `bytes` more would fit now. */
+  /** True when `bytes` more would fit now (with room for the header of a segment it may start). */
   hasRoom(bytes: number): boolean {
-    return this.stats.usedBytes + this.#pendingBytes + bytes <= this.maxBytes;
+    return this.stats.usedBytes + this.#pendingBytes + bytes + SEGMENT_HEADER_BYTES <= this.maxBytes;
   }
 
   /** Appends waiting for their group commit. */
@@ -314,7 +331,7 @@ export class Spool {
     if (!this.hasRoom(bytes)) {
       this.stats.fullRejections++;
       this.stats.fullRejectedRows += lines.length;
-      throw new SpoolFullError(this.stats.usedBytes + this.#pendingBytes, this.maxBytes, bytes);
+      throw new SpoolFullError(this.stats.usedBytes + this.#pendingBytes, this.maxBytes, bytes + SEGMENT_HEADER_BYTES);
     }
     this.#pendingBytes += bytes;
     const done = new Promise<AppendResult>((resolve, reject) => {
@@ -380,17 +397,35 @@ export class Spool {
     }
     this.#rollRequested = false;
     try {
-      seg ??= await this.#createSegment();
+      // Phase ends (diagnostics): segment ready, written, fdatasync'd, directory synced.
+      const t: number[] = [started];
+      const rolled = !seg;
+      seg ??= await this.#nextSegment();
+      t.push(performance.now());
       const buffers: Buffer[] = [];
       for (const p of group) for (const r of p.records) buffers.push(r.buf);
       await writeAll(seg.writer!, buffers, seg.size);
+      t.push(performance.now());
       if (this.#fsync) {
         await seg.writer!.datasync();
+        t.push(performance.now());
         if (seg.needsDirSync) await syncDirectory(this.dir);
+        t.push(performance.now());
+      }
+      if (DEBUG_SLOW_GROUPS && t[t.length - 1]! - started > 15) {
+        const phases = t.slice(1).map((x, i) => Math.round((x - t[i]!) * 10) / 10);
+        process.stderr.write(`TRACE group ${JSON.stringify({ t: Date.now(), rolled, appends: group.length, bytes, phases })}\n`);
       }
       seg.needsDirSync = false;
     } catch (err) {
       this.#pendingBytes -= bytes;
+      if (err instanceof SpoolFullError) {
+        // No room for one more segment header (several groups each starting a segment): refused, never acknowledged.
+        this.stats.fullRejections += group.length;
+        for (const p of group) this.stats.fullRejectedRows += p.rows;
+        for (const p of group) p.reject(err);
+        return;
+      }
       this.stats.writeErrors++;
       const error = new SpoolWriteError(`cannot write the spool ${this.dir}: ${(err as Error).message}`, { cause: err });
       diag.error(`genai-ledger spool: ${error.message}`);
@@ -419,6 +454,9 @@ export class Spool {
     s.usedBytes += bytes;
     s.groupCommits++;
     s.lastGroupCommitMs = performance.now() - started;
+    // Past an eighth of a segment, get the next one ready (created, header written, file and
+    // directory synced) so that rolling over costs the acknowledgement path nothing.
+    if (seg.size >= this.segmentBytes / 8) this.#prepareSpare();
     for (const p of group) p.resolve({ records: p.records.length, rows: p.rows, bytes: p.bytes });
     for (const listener of this.#listeners) {
       try {
@@ -429,12 +467,44 @@ export class Spool {
     }
   }
 
-  async #createSegment(): Promise<Segment> {
+  /** The spare segment if one is ready (or being made), else a new one; made active. */
+  async #nextSegment(): Promise<Segment> {
+    const used = this.stats.usedBytes + this.#pendingBytes;
+    if (used + SEGMENT_HEADER_BYTES > this.maxBytes) throw new SpoolFullError(used, this.maxBytes, SEGMENT_HEADER_BYTES);
+    const spare = this.#spare;
+    this.#spare = undefined;
+    const seg = (spare ? await spare : undefined) ?? await this.#newSegmentFile(false);
+    this.#segments.push(seg);
+    this.#bySeq.set(seg.seq, seg);
+    this.#active = seg;
+    this.stats.usedBytes += SEGMENT_HEADER_BYTES;
+    this.stats.segments = this.#segments.length;
+    return seg;
+  }
+
+  #prepareSpare(): void {
+    if (this.#spare || this.#closed) return;
+    this.#spare = this.#newSegmentFile(true).catch((err: unknown) => {
+      diag.warn(`genai-ledger spool: cannot prepare the next segment (it will be made when needed): ${(err as Error).message}`);
+      return undefined;
+    });
+  }
+
+  /**
+   * A new segment file holding its header. `synced`: the file and the directory entry are synced
+   * now (a spare); otherwise the first group written to it syncs the directory (needsDirSync).
+   * An empty segment left by a crash is removed at the next open.
+   */
+  async #newSegmentFile(synced: boolean): Promise<Segment> {
     const seq = this.#nextSeq++;
     const seg = new Segment(seq, join(this.dir, segmentName(seq)), join(this.dir, ackName(seq)));
     seg.writer = await open(seg.path, 'wx', 0o644);
     try {
       await seg.writer.write(segmentHeader(seq), 0, SEGMENT_HEADER_BYTES, 0);
+      if (synced && this.#fsync) {
+        await seg.writer.datasync();
+        await syncDirectory(this.dir);
+      }
     } catch (err) {
       await seg.writer.close().catch(() => undefined);
       try {
@@ -445,12 +515,7 @@ export class Spool {
       throw err;
     }
     seg.size = SEGMENT_HEADER_BYTES;
-    seg.needsDirSync = true;
-    this.#segments.push(seg);
-    this.#bySeq.set(seq, seg);
-    this.#active = seg;
-    this.stats.usedBytes += SEGMENT_HEADER_BYTES;
-    this.stats.segments = this.#segments.length;
+    seg.needsDirSync = !synced;
     return seg;
   }
 
@@ -472,25 +537,66 @@ export class Spool {
     if (this.#active === seg) this.#active = undefined;
     this.stats.usedBytes -= seg.size;
     this.stats.segments = this.#segments.length;
-    void seg.writer?.close().catch(() => undefined);
-    void seg.reader?.close().catch(() => undefined);
-    seg.writer = seg.reader = undefined;
-    if (seg.ackFd !== undefined) {
-      try {
-        closeSync(seg.ackFd);
-      } catch {
-        // already closed
+    seg.ackPending = [];
+    // The files go in the background, after any ack write of this segment still queued.
+    this.#io(async () => {
+      const handles = [seg.writer, seg.reader, seg.ack];
+      seg.writer = seg.reader = seg.ack = undefined;
+      for (const h of handles) await h?.close().catch(() => undefined);
+      // Segment first: a leftover ack file alone is harmless (deleted at the next open).
+      for (const path of [seg.path, seg.ackPath]) {
+        try {
+          await unlink(path);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') diag.warn(`genai-ledger spool: cannot delete ${path}: ${(err as Error).message}`);
+        }
       }
-      seg.ackFd = undefined;
-    }
-    // Segment first: a leftover ack file alone is harmless (deleted at the next open).
-    for (const path of [seg.path, seg.ackPath]) {
-      try {
-        unlinkSync(path);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') diag.warn(`genai-ledger spool: cannot delete ${path}: ${(err as Error).message}`);
+    });
+  }
+
+  /** Runs `job` after every background file job queued before it. */
+  #io(job: () => Promise<void>): void {
+    this.#ioJobs++;
+    this.#ioTail = this.#ioTail.then(job).catch((err: unknown) => {
+      diag.error('genai-ledger spool: background file job failed', err);
+    }).finally(() => {
+      this.#ioJobs--;
+    });
+  }
+
+  /** Resolves once the background file work (ack entries, deletions) queued so far is done. */
+  async settled(): Promise<void> {
+    while (this.#ioJobs > 0) await this.#ioTail;
+  }
+
+  /** Writes the ack entries of committed records (appended, never fsync'd: see format.ts). */
+  #scheduleAcks(seg: Segment): void {
+    this.#ackDirty.add(seg);
+    if (this.#ackScheduled) return;
+    this.#ackScheduled = true;
+    this.#io(async () => {
+      this.#ackScheduled = false;
+      const segs = [...this.#ackDirty];
+      this.#ackDirty.clear();
+      for (const seg of segs) {
+        if (seg.deleted || seg.ackPending.length === 0) continue;
+        const entries = seg.ackPending;
+        seg.ackPending = [];
+        try {
+          seg.ack ??= await open(seg.ackPath, 'a', 0o644);
+          const buf = entries.length === 1 ? entries[0]! : Buffer.concat(entries);
+          let written = 0;
+          while (written < buf.length) {
+            const { bytesWritten } = await seg.ack.write(buf, written, buf.length - written);
+            if (bytesWritten <= 0) throw new Error('short write');
+            written += bytesWritten;
+          }
+        } catch (err) {
+          this.stats.ackErrors += entries.length;
+          diag.warn(`genai-ledger spool: cannot write ${seg.ackPath} (the records will be sent again after a restart): ${(err as Error).message}`);
+        }
       }
-    }
+    });
   }
 
   /**
@@ -586,16 +692,15 @@ export class Spool {
     s.committedRows += rows;
     s.pendingRecords--;
     s.pendingRows -= rows;
-    try {
-      seg.ackFd ??= openSync(seg.ackPath, 'a', 0o644);
-      writeSync(seg.ackFd, ackEntry(seg.offsets[record.ordinal]!));
-    } catch (err) {
-      s.ackErrors++;
-      diag.warn(`genai-ledger spool: cannot write ${seg.ackPath} (the record will be sent again after a restart): ${(err as Error).message}`);
+    if (seg.sealed && seg.fullyCommitted) {
+      // The whole segment goes: no ack entry needed.
+      this.#deleteSegment(seg);
+      return;
     }
-    if (!seg.fullyCommitted) return;
-    if (seg.sealed) this.#deleteSegment(seg);
-    else if (seg.size >= this.segmentBytes / 4) this.#rollRequested = true;
+    seg.ackPending.push(ackEntry(seg.offsets[record.ordinal]!));
+    this.#scheduleAcks(seg);
+    // The active segment, all committed and big enough: the next group starts a new one (and this one goes).
+    if (seg.fullyCommitted && seg.size >= this.segmentBytes / 4) this.#rollRequested = true;
   }
 
   /** Waits for appends in progress, then releases everything. Uncommitted records stay for the next open. */
@@ -605,6 +710,14 @@ export class Spool {
       while (this.#flushing) await this.#flushDone;
       const active = this.#active;
       if (active && active.fullyCommitted) this.#deleteSegment(active);
+      const spare = this.#spare ? await this.#spare : undefined;
+      this.#spare = undefined;
+      if (spare) {
+        await spare.writer?.close().catch(() => undefined);
+        spare.writer = undefined;
+        await unlink(spare.path).catch(() => undefined);
+      }
+      await this.settled();
       await this.#closeHandles();
       if (this.#meter && this.#observables.length > 0) this.#meter.removeBatchObservableCallback(this.#observe, this.#observables);
       releaseLock(this.dir);
@@ -616,15 +729,8 @@ export class Spool {
     for (const seg of this.#segments) {
       await seg.writer?.close().catch(() => undefined);
       await seg.reader?.close().catch(() => undefined);
-      seg.writer = seg.reader = undefined;
-      if (seg.ackFd !== undefined) {
-        try {
-          closeSync(seg.ackFd);
-        } catch {
-          // already closed
-        }
-        seg.ackFd = undefined;
-      }
+      await seg.ack?.close().catch(() => undefined);
+      seg.writer = seg.reader = seg.ack = undefined;
     }
     this.#active = undefined;
   }

@@ -200,11 +200,48 @@ describe('spool: bounds and segments', () => {
 
     // Commit everything: sealed segments are deleted as soon as they are fully committed.
     for (const r of await readAll(spool)) spool.commit(r);
-    expect(segmentFiles(dir).length).toBe(1); // the active one (it goes when sealed or at close)
+    expect(spool.stats.segments).toBe(1); // the active one (it goes when sealed or at close)
+    await spool.settled(); // files are deleted in the background
+    // The active segment, and the spare made ahead of the next roll-over.
+    expect(segmentFiles(dir).length).toBeLessThanOrEqual(2);
     await expect(spool.append(batch)).resolves.toMatchObject({ rows: 10 });
     for (const r of await readAll(spool)) spool.commit(r);
     await spool.close();
     expect(segmentFiles(dir)).toEqual([]);
+  });
+
+  test('the next segment is made ahead of the roll-over; a spare left by a crash is removed at open, not counted corrupt', async () => {
+    const dir = freshDir();
+    const spool = await Spool.open({ dir, meter: false, maxBytes: 1024 * 1024, segmentBytes: 32 * 1024 });
+    const batch = lines(10); // over 4 KB: the spare is made after the first append (past 1/8 of a segment)
+    await spool.append(batch);
+    await spool.settled();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(spool.stats.segments).toBe(1);
+    expect(segmentFiles(dir)).toEqual(['0000000000000001.wal', '0000000000000002.wal']);
+    // Rolling over takes the spare: the next segment number, already synced.
+    while (spool.stats.segments < 2) await spool.append(batch);
+    expect(segmentFiles(dir)).toContain('0000000000000002.wal');
+    const pending = spool.stats.pendingRows;
+    // A crash leaves the spare (a header, no record): copy the files as they are, as SIGKILL would.
+    const crashed = freshDir();
+    const { cpSync } = await import('node:fs');
+    cpSync(dir, crashed, { recursive: true });
+    rmSync(join(crashed, 'LOCK'));
+    const spareCount = segmentFiles(crashed).length - spool.stats.segments;
+    expect(spareCount).toBeLessThanOrEqual(1);
+    const held = spool.stats.segments;
+    await spool.close();
+    // close() removes the spare.
+    expect(segmentFiles(dir)).toHaveLength(held);
+    const reopened = await Spool.open({ dir: crashed, meter: false });
+    expect(reopened.stats).toMatchObject({ recoveredRows: pending, corruptRecords: 0, truncatedBytes: 0 });
+    expect(segmentFiles(crashed)).toHaveLength(reopened.stats.segments);
+    await reopened.close();
+    const again = await Spool.open({ dir, meter: false });
+    expect(again.stats).toMatchObject({ recoveredRows: pending, corruptRecords: 0 });
+    expect(segmentFiles(dir)).toHaveLength(again.stats.segments);
+    await again.close();
   });
 
   test('group commit: concurrent appends share fsyncs', async () => {

@@ -30,8 +30,8 @@ process.once('exit', () => {
 });
 
 /** Starts `genai-ledger collect --port 0 --store DIR ...args` and waits until it listens. */
-export async function startCollectorProcess(store: string, args: string[] = [], env: Record<string, string> = {}): Promise<CollectorProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', ENTRY, 'collect', '--port', '0', '--store', store, ...args], {
+export async function startCollectorProcess(store: string, args: string[] = [], env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<CollectorProcess> {
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', ENTRY, 'collect', '--port', '0', '--store', store, ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
