@@ -41,8 +41,9 @@ COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY bin ./bin
 COPY clickhouse/migrations ./clickhouse/migrations
-# An embedded store (no CLICKHOUSE_URL) lives here; mount a volume on it to keep it.
-RUN mkdir -p /app/.genai-ledger && chown node:node /app/.genai-ledger
+# An embedded store (no CLICKHOUSE_URL) lives here, and the spool of a collector writing to a
+# ClickHouse server in /var/lib/genai-ledger/spool; mount volumes on them to keep them.
+RUN mkdir -p /app/.genai-ledger /var/lib/genai-ledger/spool && chown -R node:node /app/.genai-ledger /var/lib/genai-ledger
 USER node
 EXPOSE 4318
 # node:20-slim has neither curl nor wget: ask with node's own fetch.

@@ -7,6 +7,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { parseCollectorConfig } from '../../collector/config.js';
 import { REPO_ROOT } from './support/cli.js';
 
 interface Service {
@@ -115,6 +116,13 @@ describe('docker-compose.yml', () => {
     expect(xml).toContain('<password from_env="CLICKHOUSE_GRAFANA_PASSWORD"/>');
     expect(env(clickhouse).CLICKHOUSE_GRAFANA_PASSWORD).toBe(env(compose.services.grafana!).CLICKHOUSE_READONLY_PASSWORD);
     expect(xml).not.toMatch(/\$(?!\$)/);
+  });
+
+  it("the collector's environment is a valid configuration (spool included)", () => {
+    const vars = Object.fromEntries(Object.entries(env(compose.services.collector!)).map(([k, v]) => [k, rendered(v)]));
+    const config = parseCollectorConfig([], vars);
+    expect(config.spool?.dir).toBe('/var/lib/genai-ledger/spool');
+    expect(compose.services.collector!.volumes).toContain('collector-spool:/var/lib/genai-ledger/spool');
   });
 
   it('gives Grafana every variable its provisioning files read (Grafana has no defaults for them)', () => {
