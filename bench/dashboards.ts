@@ -9,8 +9,9 @@
  * 1. seed     `--rows` calls over `--days` days (bench/support/seed.ts: INSERT ... SELECT FROM
  *             numbers() inside ClickHouse), in 30 time-ordered slices, 2 % delivered twice.
  * 2. rollups  Built by the real path, refreshRollups() (SYSTEM REFRESH VIEW of every refresh view of
- *             the migrations, 0004_rollup_layout.sql: hourly, its time-ordered copy, the per-model
- *             latency rollup, daily). Then the history settles as background merges leave it: the
+ *             the migrations, 0004_rollup_layout.sql and 0005_small_rollups.sql: hourly, its
+ *             time-ordered copy, the per-model latency rollup, the small rollups per model, org and
+ *             feature, daily). Then the history settles as background merges leave it: the
  *             rollups merged (OPTIMIZE FINAL), the raw table's merges finished. A live system gets
  *             there by itself within minutes; the output says how long it took here.
  * 3. live     The last hour's calls are re-delivered (10 % of them) and refreshRollups() runs again:
@@ -25,7 +26,8 @@
  *             ai_usage_exact shaped as the rollup, `--raw-runs` runs): p95 ratio raw ÷ rollup
  *             against ≥ 10x, and whether both give the same answer.
  * chDB binds one data directory per process: the whole run uses one store (a temp dir unless
- * `--store`; an existing `--store` with rows is reused as it is, skipping 1-3).
+ * `--store`; an existing `--store` with rows is reused, skipping 1-3 but running refreshRollups(),
+ * which backfills rollups a newer migration added).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -85,6 +87,20 @@ async function scalar(client: ClickHouseClient, query: string): Promise<string> 
   return String(Object.values(row ?? {})[0]);
 }
 
+/** Every rollup table (merged once the history is seeded). */
+const SETTLED_ROLLUPS = [
+  'ai_usage_hourly',
+  'ai_usage_hourly_by_time',
+  'ai_usage_latency_hourly',
+  'ai_usage_latency_daily',
+  'ai_usage_hourly_by_model',
+  'ai_usage_hourly_by_org_model',
+  'ai_usage_hourly_by_org',
+  'ai_usage_daily_by_org',
+  'ai_usage_hourly_by_feature',
+  'ai_usage_daily',
+];
+
 async function seedStore(client: ClickHouseClient): Promise<void> {
   out(`seed: ${rows.toLocaleString('en-US')} calls over ${days} days (+2 % delivered twice), 300 orgs, 9 models, 12 features`);
   // In time order, 30 slices, each followed by its re-deliveries: the last insert then covers only
@@ -93,11 +109,23 @@ async function seedStore(client: ClickHouseClient): Promise<void> {
   const [seeded, seedMs] = await timed(() => seedUsage(client, { ...seedOptions, chunks: 30 }));
   out(`  inserted ${(rows + seeded.duplicates).toLocaleString('en-US')} rows in ${seconds(seedMs)} (${Math.round(((rows + seeded.duplicates) * 1000) / seedMs).toLocaleString('en-US')} rows/s)`);
   const [, refreshMs] = await timed(() => refreshRollups(client, { database }));
-  out(`  rollups through refreshRollups() (SYSTEM REFRESH VIEW: hourly, by-time copy, latency, daily): ${seconds(refreshMs)}`);
+  out(`  rollups through refreshRollups() (SYSTEM REFRESH VIEW: hourly, by-time copy, latency, by model/org/feature, daily): ${seconds(refreshMs)}`);
+  // One refresh folded the whole history, so every rollup row carries the same version. A live
+  // system's versions are spread over its history, and a refresh re-reads only the rows newer than
+  // its watermark minus the overlap: here the next refresh re-copies and re-folds every hour, one
+  // level of rollups further each time (hourly → copy → per model/org/feature → daily). Refreshes
+  // with nothing new move the watermarks past the history, as a live system's next minutes do.
+  const [, catchUpMs] = await timed(async () => {
+    for (let i = 0; i < 3; i++) {
+      await sleep(1100);
+      await refreshRollups(client, { database });
+    }
+  });
+  out(`  3 more refreshes (nothing new: they move every rollup's watermark past the history): ${seconds(catchUpMs)}`);
   // The history as background merges leave it: rollups merged, the raw table's merges finished
   // (its duplicates stay where merges have not met them, as in a live table).
   const [, settleMs] = await timed(async () => {
-    for (const table of ['ai_usage_hourly', 'ai_usage_hourly_by_time', 'ai_usage_latency_hourly', 'ai_usage_daily']) await optimizeFinal(client, table);
+    for (const table of SETTLED_ROLLUPS) await optimizeFinal(client, table);
     await waitForMerges(client, 180_000);
   });
   out(`  history settled (rollups merged, raw-table merges done): ${seconds(settleMs)}`);
@@ -142,6 +170,9 @@ async function checkTotals(client: ClickHouseClient): Promise<void> {
   const byTime = await scalar(client, q('ai_usage_hourly_by_time_exact', 'sum(calls)'));
   const daily = await scalar(client, q('ai_usage_daily_exact', 'sum(calls)'));
   const latency = await scalar(client, 'SELECT toString(sum(calls)) FROM ai_usage_latency_hourly_exact');
+  const byModel = await scalar(client, q('ai_usage_hourly_by_model_exact', 'sum(calls)'));
+  const byOrg = await scalar(client, q('ai_usage_hourly_by_org_exact', 'sum(calls)'));
+  const byFeature = await scalar(client, q('ai_usage_hourly_by_feature_exact', 'sum(calls)'));
   const stored = await scalar(client, 'SELECT count() FROM ai_usage');
   const parts = await scalar(
     client,
@@ -150,17 +181,22 @@ async function checkTotals(client: ClickHouseClient): Promise<void> {
   );
   const rollupRows = await scalar(
     client,
-    `SELECT concat(toString((SELECT count() FROM ai_usage_hourly_exact)), ' hourly, ', toString((SELECT count() FROM ai_usage_latency_hourly_exact)), ' latency, ', toString((SELECT count() FROM ai_usage_daily_exact)), ' daily')`,
+    `SELECT concat(toString((SELECT count() FROM ai_usage_hourly_exact)), ' hourly, ', toString((SELECT count() FROM ai_usage_latency_hourly_exact)), ' latency, ',
+       toString((SELECT count() FROM ai_usage_hourly_by_model_exact)), ' by model, ', toString((SELECT count() FROM ai_usage_hourly_by_org_exact)), ' by org, ',
+       toString((SELECT count() FROM ai_usage_hourly_by_feature_exact)), ' by feature, ', toString((SELECT count() FROM ai_usage_daily_exact)), ' daily')`,
   );
-  const same = raw === hourly && raw === byTime && raw === daily && raw.startsWith(`${latency} calls`);
-  out(`  ai_usage: ${Number(stored).toLocaleString('en-US')} rows stored; exact: ${raw}; hourly: ${hourly}; by time: ${byTime}; daily: ${daily}; latency: ${latency} calls ${same ? '(equal)' : '(DIFFERENT!)'}`);
+  const same = [hourly, byTime, daily, byModel, byOrg, byFeature].every((x) => x === raw) && raw.startsWith(`${latency} calls`);
+  out(
+    `  ai_usage: ${Number(stored).toLocaleString('en-US')} rows stored; exact: ${raw}; hourly: ${hourly}; by time: ${byTime}; daily: ${daily}; ` +
+      `by model: ${byModel}; by org: ${byOrg}; by feature: ${byFeature}; latency: ${latency} calls ${same ? '(equal)' : '(DIFFERENT!)'}`,
+  );
   out(`  rollup rows: ${rollupRows}; active parts: ${parts}`);
   if (!same) process.exitCode = 1;
 }
 
 // ---- the raw ledger shaped as the rollups, for the "same question of ai_usage_exact" figures ----
 const RAW_AS_HOURLY = `(
-    SELECT toStartOfHour(ts) AS hour, org_id, service_name, environment, provider, request_model, operation, feature, priced_model,
+    SELECT toStartOfHour(ts) AS hour, toDate(ts) AS day, org_id, service_name, environment, provider, request_model, operation, feature, priced_model,
         toUInt64(1) AS calls, toUInt64(error_type != '') AS errors, toUInt64(isNull(r.cost_usd)) AS unpriced_calls,
         input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, input_audio_tokens, output_audio_tokens,
         ifNull(r.cost_usd, toDecimal128(0, 18)) AS cost_usd, cost_breakdown,
@@ -176,12 +212,25 @@ const RAW_AS_HOURLY = `(
         duration_ms AS duration_ms_sum, duration_ms AS duration_ms_quantiles
     FROM ai_usage_exact AS r
 )`;
-const ROLLUPS = ['ai_usage_hourly_by_time_exact', 'ai_usage_hourly_exact', 'ai_usage_latency_hourly_exact'];
+const ROLLUPS = [
+  'ai_usage_hourly_by_time_exact',
+  'ai_usage_hourly_exact',
+  'ai_usage_latency_hourly_exact',
+  'ai_usage_hourly_by_model_exact',
+  'ai_usage_hourly_by_org_exact',
+  'ai_usage_hourly_by_feature_exact',
+];
 
 /** The panel's SQL over the raw ledger, for panels that read the rollups only (t-digest states become the durations). */
 function rawVariant(sql: string): string | undefined {
   if (!ROLLUPS.some((t) => sql.includes(`FROM ${t}`)) || sql.includes('FROM ai_usage_exact') || sql.includes('ai_usage_daily_exact')) return undefined;
   let raw = sql.replaceAll('quantilesTDigestMerge(0.5, 0.9, 0.95, 0.99)(duration_ms_quantiles)', 'quantilesTDigest(0.5, 0.9, 0.95, 0.99)(duration_ms_quantiles)');
+  // Latency and per-org panels: the whole days come from a daily rollup, the edges from the hourly one;
+  // asked of the raw ledger, the hourly branch alone covers the range (the daily one reads nothing).
+  raw = raw
+    .replaceAll('FROM ai_usage_latency_daily_exact', `FROM (SELECT * FROM ${RAW_AS_HOURLY} WHERE 0)`)
+    .replaceAll('FROM ai_usage_daily_by_org_exact', `FROM (SELECT * FROM ${RAW_AS_HOURLY} WHERE 0)`)
+    .replace(/\n\s*AND \(hour < toStartOfDay\(toDateTime\([^\n]*/g, '');
   for (const t of ROLLUPS) raw = raw.replaceAll(`FROM ${t}`, `FROM ${RAW_AS_HOURLY}`);
   return raw;
 }
@@ -229,8 +278,12 @@ async function main(): Promise<void> {
     await migrate(client, migration);
     const existing = Number(await scalar(client, 'SELECT count() FROM ai_usage'));
     out(`bench/dashboards: store ${dir}; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} on this machine`);
-    if (existing > 0) out(`  reusing the ${existing.toLocaleString('en-US')} rows already in the store (seeding skipped)`);
-    else await seedStore(client);
+    if (existing > 0) {
+      out(`  reusing the ${existing.toLocaleString('en-US')} rows already in the store (seeding skipped)`);
+      // A store seeded before a migration added rollups: their first refresh backfills them.
+      const [, refreshMs] = await timed(() => refreshRollups(client, { database }));
+      out(`  refreshRollups() (brings rollups added by a later migration up to date): ${seconds(refreshMs)}`);
+    } else await seedStore(client);
     await checkTotals(client);
 
     const to = new Date(END.getTime() - 1);
@@ -285,24 +338,38 @@ async function main(): Promise<void> {
 
 /**
  * How the 100M case extrapolates: raw panels read every call in the range (linear in calls);
- * rollup panels read one row per (hour, org, service, environment, provider, model, operation,
- * feature) group with calls, which grows slower than calls. The generator's own SELECT is
- * evaluated (not inserted) for 24 hours at 10x the density to count those groups.
+ * rollup panels read one row per group with calls, which grows slower than calls: the fine hourly
+ * rollup's (hour, org, service, environment, provider, model, operation, feature, priced model)
+ * groups, or the small rollups' (0005: per model without org and feature, per org, per feature).
+ * The generator's own SELECT is evaluated (not inserted) for 24 hours at 10x the density to count
+ * those groups.
  */
 async function extrapolate(client: ClickHouseClient): Promise<void> {
-  const groups = async (density: number): Promise<number> => {
+  const ROLLUP_GROUPS: Record<string, string> = {
+    'fine hourly': 'org_id, service_name, environment, provider, request_model, operation, feature, priced_model',
+    'by model': 'service_name, environment, provider, request_model, operation, priced_model',
+    'by org': 'org_id',
+    'by feature': 'feature',
+  };
+  const groups = async (density: number): Promise<Record<string, number>> => {
     const total = rows * density;
     const perDay = Math.floor(total / days);
     const select = seedSelect({ rows: total, days, orgs: 300, end: END, first: total - perDay, count: perDay });
-    return Number(await scalar(client, `SELECT uniqExact(toStartOfHour(ts), org_id, service_name, environment, provider, request_model, operation, feature) FROM (${select})`));
+    const columns = Object.values(ROLLUP_GROUPS).map((dims, i) => `uniqExact(toStartOfHour(ts), ${dims}) AS g${i}`);
+    const rs = await client.query({ query: `SELECT ${columns.join(', ')} FROM (${select})`, format: 'JSONEachRow' });
+    const [row] = await rs.json<Record<string, string | number>>();
+    return Object.fromEntries(Object.keys(ROLLUP_GROUPS).map((name, i) => [name, Number(row?.[`g${i}`]) / 24]));
   };
   const now = await groups(1);
   const tenfold = await groups(10);
-  out(
-    `100M extrapolation: raw-ledger panels ×10 (they read every call in the range). The hourly rollup holds ` +
-      `${(now / 24).toFixed(0)} groups/hour at ${rows.toLocaleString('en-US')} calls and ${(tenfold / 24).toFixed(0)} at 10x the calls ` +
-      `(counted from the generator): rollup panels ×${(tenfold / now).toFixed(1)}, so the rollup/raw ratios grow ×${(10 / (tenfold / now)).toFixed(1)}.`,
-  );
+  out(`100M extrapolation: raw-ledger panels ×10 (they read every call in the range). Rollup groups per hour (counted from the generator):`);
+  for (const name of Object.keys(ROLLUP_GROUPS)) {
+    const growth = (tenfold[name] as number) / (now[name] as number);
+    out(
+      `  ${name.padEnd(12)} ${(now[name] as number).toFixed(0).padStart(6)} at ${rows.toLocaleString('en-US')} calls, ${(tenfold[name] as number).toFixed(0).padStart(6)} at 10x: ` +
+        `its panels ×${growth.toFixed(1)}, rollup/raw ratios ×${(10 / growth).toFixed(1)}`,
+    );
+  }
 }
 
 await main();

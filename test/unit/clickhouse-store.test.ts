@@ -68,6 +68,7 @@ describe('migrations', () => {
       '2_rollups',
       '3_model_prices',
       '4_rollup_layout',
+      '5_small_rollups',
     ]);
   });
 
@@ -98,6 +99,14 @@ describe('migrations', () => {
     );
     expect(sql).toContain("Distributed('prod_cluster', 'ledger', 'ai_usage_hourly_local', rand())");
     expect(sql).toContain("Distributed('prod_cluster', 'ledger', 'ai_usage_daily_local', rand())");
+    for (const small of ['by_model', 'by_org', 'by_feature', 'by_org_model']) {
+      expect(sql).toContain(`Distributed('prod_cluster', 'ledger', 'ai_usage_hourly_${small}_local', rand())`);
+      expect(sql).toMatch(new RegExp(`APPEND TO ledger\\.ai_usage_hourly_${small}_local[\\s\\S]*?FROM ledger\\.ai_usage_hourly_by_time_local FINAL`));
+    }
+    expect(sql).toContain("Distributed('prod_cluster', 'ledger', 'ai_usage_latency_daily_local', rand())");
+    expect(sql).toContain("Distributed('prod_cluster', 'ledger', 'ai_usage_daily_by_org_local', rand())");
+    expect(sql).toMatch(/APPEND TO ledger\.ai_usage_daily_by_org_local[\s\S]*?FROM ledger\.ai_usage_hourly_by_org_local FINAL/);
+    expect(sql).toMatch(/APPEND TO ledger\.ai_usage_latency_daily_local[\s\S]*?FROM ledger\.ai_usage_latency_hourly_local FINAL/);
     // The refreshes work shard-locally, on the local tables.
     expect(sql).toMatch(/APPEND TO ledger\.ai_usage_hourly_local[\s\S]*FROM ledger\.ai_usage_local FINAL/);
     expect(sql).toContain('TTL toDateTime(ts) + INTERVAL 90 DAY DELETE');
