@@ -9,9 +9,10 @@
  * 1. seed     `--rows` calls over `--days` days (bench/support/seed.ts: INSERT ... SELECT FROM
  *             numbers() inside ClickHouse), in 30 time-ordered slices, 2 % delivered twice.
  * 2. rollups  Built by the real path, refreshRollups() (SYSTEM REFRESH VIEW of every refresh view of
- *             the migrations, 0004_rollup_layout.sql and 0005_small_rollups.sql: hourly, its
- *             time-ordered copy, the per-model latency rollup, the small rollups per model, org and
- *             feature, daily). Then the history settles as background merges leave it: the
+ *             the migrations, 0004_rollup_layout.sql, 0005_small_rollups.sql and
+ *             0006_conversations_unpriced.sql: hourly, its time-ordered copy, the per-model latency
+ *             rollup, the small rollups per model, org and feature, the one per org and
+ *             conversation, daily). Then the history settles as background merges leave it: the
  *             rollups merged (OPTIMIZE FINAL), the raw table's merges finished. A live system gets
  *             there by itself within minutes; the output says how long it took here.
  * 3. live     The last hour's calls are re-delivered (10 % of them) and refreshRollups() runs again:
@@ -98,6 +99,7 @@ const SETTLED_ROLLUPS = [
   'ai_usage_hourly_by_org',
   'ai_usage_daily_by_org',
   'ai_usage_hourly_by_feature',
+  'ai_usage_hourly_by_org_conversation',
   'ai_usage_daily',
 ];
 
@@ -173,6 +175,7 @@ async function checkTotals(client: ClickHouseClient): Promise<void> {
   const byModel = await scalar(client, q('ai_usage_hourly_by_model_exact', 'sum(calls)'));
   const byOrg = await scalar(client, q('ai_usage_hourly_by_org_exact', 'sum(calls)'));
   const byFeature = await scalar(client, q('ai_usage_hourly_by_feature_exact', 'sum(calls)'));
+  const byConversation = await scalar(client, q('ai_usage_hourly_by_org_conversation_exact', 'sum(calls)'));
   const stored = await scalar(client, 'SELECT count() FROM ai_usage');
   const parts = await scalar(
     client,
@@ -183,12 +186,13 @@ async function checkTotals(client: ClickHouseClient): Promise<void> {
     client,
     `SELECT concat(toString((SELECT count() FROM ai_usage_hourly_exact)), ' hourly, ', toString((SELECT count() FROM ai_usage_latency_hourly_exact)), ' latency, ',
        toString((SELECT count() FROM ai_usage_hourly_by_model_exact)), ' by model, ', toString((SELECT count() FROM ai_usage_hourly_by_org_exact)), ' by org, ',
-       toString((SELECT count() FROM ai_usage_hourly_by_feature_exact)), ' by feature, ', toString((SELECT count() FROM ai_usage_daily_exact)), ' daily')`,
+       toString((SELECT count() FROM ai_usage_hourly_by_feature_exact)), ' by feature, ',
+       toString((SELECT count() FROM ai_usage_hourly_by_org_conversation_exact)), ' by org and conversation, ', toString((SELECT count() FROM ai_usage_daily_exact)), ' daily')`,
   );
-  const same = [hourly, byTime, daily, byModel, byOrg, byFeature].every((x) => x === raw) && raw.startsWith(`${latency} calls`);
+  const same = [hourly, byTime, daily, byModel, byOrg, byFeature, byConversation].every((x) => x === raw) && raw.startsWith(`${latency} calls`);
   out(
     `  ai_usage: ${Number(stored).toLocaleString('en-US')} rows stored; exact: ${raw}; hourly: ${hourly}; by time: ${byTime}; daily: ${daily}; ` +
-      `by model: ${byModel}; by org: ${byOrg}; by feature: ${byFeature}; latency: ${latency} calls ${same ? '(equal)' : '(DIFFERENT!)'}`,
+      `by model: ${byModel}; by org: ${byOrg}; by feature: ${byFeature}; by org and conversation: ${byConversation}; latency: ${latency} calls ${same ? '(equal)' : '(DIFFERENT!)'}`,
   );
   out(`  rollup rows: ${rollupRows}; active parts: ${parts}`);
   if (!same) process.exitCode = 1;

@@ -244,13 +244,15 @@ export const ROLLUP_REFRESH_VIEWS = [
   'ai_usage_daily_by_org_refresh',
   'ai_usage_hourly_by_feature_refresh',
   'ai_usage_hourly_by_org_model_refresh',
+  'ai_usage_hourly_by_org_conversation_refresh',
+  'ai_usage_unpriced_refresh',
   'ai_usage_daily_refresh',
 ] as const;
 
 /**
  * Brings the rollups up to date now instead of at the next scheduled refresh, and waits for it:
  * the hourly refresh, then its time-ordered copy and the rollups folded from the copy (latency per
- * model, its daily fold, and 0005's small ones per model, org (hourly, then daily), feature, and org and model), then the daily one that folds the hours. On a cluster this refreshes the
+ * model, its daily fold, and 0005's small ones per model, org (hourly, then daily), feature, and org and model), 0006's per org and conversation and list of unpriced calls (from ai_usage), then the daily one that folds the hours. On a cluster this refreshes the
  * node the client is connected to (use `SYSTEM REFRESH VIEW ... ON CLUSTER` for all).
  */
 export async function refreshRollups(client: ClickHouseClient, options: { database: string }): Promise<void> {

@@ -69,6 +69,7 @@ describe('migrations', () => {
       '3_model_prices',
       '4_rollup_layout',
       '5_small_rollups',
+      '6_conversations_unpriced',
     ]);
   });
 
@@ -106,6 +107,10 @@ describe('migrations', () => {
     expect(sql).toContain("Distributed('prod_cluster', 'ledger', 'ai_usage_latency_daily_local', rand())");
     expect(sql).toContain("Distributed('prod_cluster', 'ledger', 'ai_usage_daily_by_org_local', rand())");
     expect(sql).toMatch(/APPEND TO ledger\.ai_usage_daily_by_org_local[\s\S]*?FROM ledger\.ai_usage_hourly_by_org_local FINAL/);
+    expect(sql).toContain("Distributed('prod_cluster', 'ledger', 'ai_usage_hourly_by_org_conversation_local', rand())");
+    expect(sql).toMatch(/APPEND TO ledger\.ai_usage_hourly_by_org_conversation_local[\s\S]*?FROM ledger\.ai_usage_local AS u FINAL/);
+    expect(sql).toContain("Distributed('prod_cluster', 'ledger', 'ai_usage_unpriced_local', rand())");
+    expect(sql).toMatch(/APPEND TO ledger\.ai_usage_unpriced_local[\s\S]*?FROM ledger\.ai_usage_local AS u FINAL/);
     expect(sql).toMatch(/APPEND TO ledger\.ai_usage_latency_daily_local[\s\S]*?FROM ledger\.ai_usage_latency_hourly_local FINAL/);
     // The refreshes work shard-locally, on the local tables.
     expect(sql).toMatch(/APPEND TO ledger\.ai_usage_hourly_local[\s\S]*FROM ledger\.ai_usage_local FINAL/);
