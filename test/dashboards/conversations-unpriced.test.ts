@@ -199,3 +199,34 @@ describe('upgrading a store that predates migration 0006', () => {
     expect(after.at(-1)?.length).toBeGreaterThan(0);
   });
 });
+
+describe('an org with more users than the top 8', () => {
+  test("Spend by user keeps 8 users and sums the rest into 'other', the same via the rollup and the raw ledger", async () => {
+    // 12 users of a new org, 10 priced calls each, user k spending (k + 1) × the base call's cost.
+    await fx.client.command({
+      query: `INSERT INTO ai_usage
+              SELECT * EXCEPT (number) REPLACE (
+                'megacorp' AS org_id,
+                concat('mega-u', leftPad(toString(number % 12), 2, '0')) AS user_id,
+                concat('mega-c', toString(number % 12)) AS conversation_id,
+                leftPad(hex(0xfeed0000 + number), 16, '0') AS span_id,
+                ts + toIntervalMinute(number * 3) AS ts,
+                cost_usd * ((number % 12) + 1) AS cost_usd,
+                now64(6) AS inserted_at)
+              FROM (SELECT * FROM ai_usage_exact WHERE org_id = 'acme' AND cost_usd > 0 AND ts >= '2026-11-02 00:00:00' ORDER BY ts, trace_id, span_id LIMIT 1)
+              AS base CROSS JOIN numbers(120) AS n`,
+    });
+    await new Promise((r) => setTimeout(r, 1100));
+    await refreshRollups(fx.client, { database: 'genai_ledger' });
+    const panel = queries.find((q) => q.name.startsWith('Spend by user'))!;
+    const all = { ...ALL_FILTERS, org: { value: 'megacorp' } };
+    const viaRollup = await run(panel, RANGE, 24 * HOUR, all);
+    expect(viaRollup).toEqual(await run(panel, RANGE, 24 * HOUR, { ...all, service: services }));
+    const users = [...new Set(viaRollup.map((r) => String(r.user)))].sort();
+    // The 8 biggest spenders are users 04..11; users 00..03 are summed as 'other'.
+    expect(users).toEqual(['mega-u04', 'mega-u05', 'mega-u06', 'mega-u07', 'mega-u08', 'mega-u09', 'mega-u10', 'mega-u11', 'other']);
+    const total = (user: string) => viaRollup.filter((r) => r.user === user).reduce((s, r) => s + Number(r.spend), 0);
+    // 'other' = users 00..03 = (1 + 2 + 3 + 4) × 10 calls × base, user 11 = 12 × 10 × base.
+    expect(total('other') / total('mega-u11')).toBeCloseTo(10 / 12, 9);
+  });
+});
