@@ -8,7 +8,7 @@ import { UsageMapper, type MapperOptions } from './mapper.js';
 import { loadPriceBook, type PriceBook } from './pricing/index.js';
 import type { SpanRecord } from './span-record.js';
 import { BatchWriter, createWriterStats, type BatchWriterConfig, type WriterStats } from './writer/batch-writer.js';
-import { serializeRow } from './writer/serialize.js';
+import { serializeRows } from './writer/serialize.js';
 import type { UsageRow } from './usage-row.js';
 import { DeadLetterFile, DEAD_LETTER_FILE, type DeadLetterOptions, type DeadLetterStats } from './dead-letter.js';
 import { DEFAULT_MAX_RECORD_BYTES, DEFAULT_MAX_RECORD_ROWS, Spool, type SpoolOptions, type SpoolStats } from './spool/spool.js';
@@ -265,14 +265,8 @@ export class Ledger {
 
   /** Rows → JSONCompactEachRow lines; a row that cannot be serialized is rejected (dead letter). */
   #serialize(rows: UsageRow[]): string[] {
-    const lines: string[] = [];
-    for (const row of rows) {
-      try {
-        lines.push(serializeRow(row));
-      } catch (err) {
-        this.#unserializable(row, err instanceof Error ? err : new Error(String(err)));
-      }
-    }
+    const { lines, unserializable } = serializeRows(rows);
+    for (const { row, reason } of unserializable) this.#unserializable(row, new Error(reason));
     return lines;
   }
 

@@ -10,7 +10,7 @@ import type { MappedBatch } from './ledger.js';
 import { UsageMapper, type MapperOptions } from './mapper.js';
 import { loadPriceBook, type LoadPriceBookOptions } from './pricing/index.js';
 import { SpanWire, type WireBatch } from './span-wire.js';
-import { serializeRow } from './writer/serialize.js';
+import { serializeRows } from './writer/serialize.js';
 
 export interface MappingWorkerData {
   mapper: Omit<MapperOptions, 'prices'>;
@@ -40,15 +40,7 @@ function answer(mapper: UsageMapper, { id, batch }: MappingRequest): MappingRepl
   try {
     const records = wire.decode(batch);
     const result = mapper.mapAll(records);
-    const lines: string[] = [];
-    const unserializable: MappedBatch['unserializable'] = [];
-    for (const row of result.rows) {
-      try {
-        lines.push(serializeRow(row));
-      } catch (error) {
-        unserializable.push({ row, reason: (error as Error).message });
-      }
-    }
+    const { lines, unserializable } = serializeRows(result.rows);
     return {
       id,
       mapped: {

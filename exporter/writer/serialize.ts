@@ -27,6 +27,20 @@ export function serializeRow(r: UsageRow): string {
   );
 }
 
+/** Rows as lines; a row that cannot be serialized is set aside with the reason, the rest still go. */
+export function serializeRows(rows: readonly UsageRow[]): { lines: string[]; unserializable: Array<{ row: UsageRow; reason: string }> } {
+  const lines: string[] = [];
+  const unserializable: Array<{ row: UsageRow; reason: string }> = [];
+  for (const row of rows) {
+    try {
+      lines.push(serializeRow(row));
+    } catch (error) {
+      unserializable.push({ row, reason: error instanceof Error ? error.message : String(error) });
+    }
+  }
+  return { lines, unserializable };
+}
+
 /** The row a serialized line came from (for onReject, which is off the hot path). */
 export function parseRow(line: string): UsageRow {
   const values = JSON.parse(line) as unknown[];
