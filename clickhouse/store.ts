@@ -20,8 +20,10 @@
  * - chDB's `default` database has the Overlay engine; databases created here are Atomic, which
  *   refreshable materialized views (the rollups) require.
  */
+import { randomUUID } from 'node:crypto';
 import { closeSync, fstatSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { resolve as resolvePath, join } from 'node:path';
+import { Readable } from 'node:stream';
 import { diag } from '@opentelemetry/api';
 import { createClient } from '@clickhouse/client';
 import type { ClickHouseClient, ClickHouseClientConfigOptions, ClickHouseSettings } from '@clickhouse/client';
@@ -349,12 +351,22 @@ const NOT_SET_BY_CHDB = new Set([
   'http_native_compression_disable_checksumming_on_decompress',
 ]);
 
+/** `INSERT INTO <table> (<columns>) FORMAT <format>` with its body in `values`, as the BatchWriter and the client's insert send it. */
+const INSERT_WITH_BODY = /^INSERT INTO ([\w.]+) \(([\w, ]+)\) FORMAT (JSONCompactEachRow|JSONEachRow|TabSeparated|TSV|CSV)$/;
+
+type RawInsert = (params: { table: string; columns: string[]; format: string; values: Buffer; settings: Record<string, string | number | boolean>; signal?: AbortSignal }) => Promise<unknown>;
+
 /**
  * Gives the embedded connection per-query settings, like HTTP: chDB applies
  * `clickhouse_settings` as session `SET`s, which persist. Before each statement, every setting
  * an earlier call set and this call does not is reset with `SET name = DEFAULT`, in the same
  * multi-statement call. Calls are serialized so that session state is never interleaved
  * (a chDB connection runs one statement at a time anyway).
+ *
+ * An `exec` that inserts a body (the BatchWriter's inserts) goes through chDB's raw insert: the
+ * body's bytes are handed to the engine as they are, with its settings in the statement (not
+ * sticky). The connection's own `exec` would decode them into a JS string and copy that again,
+ * on the app's thread, for every batch.
  */
 class StickySettingsConnection implements ClientConnection {
   readonly #inner: ClientConnection;
@@ -367,6 +379,16 @@ class StickySettingsConnection implements ClientConnection {
 
   #prepare<P extends { query: string; clickhouse_settings?: ClickHouseSettings }>(params: P): P {
     const settings = (params.clickhouse_settings ?? {}) as Record<string, unknown>;
+    const resets = this.#resets(settings);
+    for (const [name, value] of Object.entries(settings)) {
+      if (value !== undefined && !NOT_SET_BY_CHDB.has(name)) this.#dirty.add(name);
+    }
+    if (resets.length === 0) return params;
+    return { ...params, query: `${resets.join('; ')}; ${params.query}` };
+  }
+
+  /** `SET name = DEFAULT` for each setting an earlier call left and `settings` does not set. */
+  #resets(settings: Record<string, unknown>): string[] {
     const resets: string[] = [];
     for (const name of this.#dirty) {
       if (settings[name] === undefined) {
@@ -374,11 +396,30 @@ class StickySettingsConnection implements ClientConnection {
         this.#dirty.delete(name);
       }
     }
-    for (const [name, value] of Object.entries(settings)) {
-      if (value !== undefined && !NOT_SET_BY_CHDB.has(name)) this.#dirty.add(name);
+    return resets;
+  }
+
+  async #rawInsert(params: Parameters<ClientConnection['exec']>[0], insert: RegExpExecArray, raw: RawInsert): ReturnType<ClientConnection['exec']> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of params.values as AsyncIterable<Buffer | Uint8Array | string>) {
+      chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
     }
-    if (resets.length === 0) return params;
-    return { ...params, query: `${resets.join('; ')}; ${params.query}` };
+    const values = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+    const query_id = params.query_id ?? randomUUID();
+    const result = { stream: Readable.from([]), query_id, response_headers: {} };
+    if (values.length === 0) return result;
+    const resets = this.#resets({});
+    if (resets.length > 0) await this.#inner.command({ query: resets.join('; '), query_id: randomUUID() });
+    const settings: Record<string, string | number | boolean> = {};
+    for (const [name, value] of Object.entries(params.clickhouse_settings ?? {})) {
+      if (value !== undefined && !NOT_SET_BY_CHDB.has(name)) settings[name] = value as string | number | boolean;
+    }
+    // chDB's errors carry the ClickHouse code as `clickhouseCode` (writer/errors.ts reads either).
+    await raw({
+      table: insert[1]!, columns: insert[2]!.split(',').map((c) => c.trim()), format: insert[3]!, values, settings,
+      ...(params.abort_signal ? { signal: params.abort_signal } : {}),
+    });
+    return result;
   }
 
   #serial<T>(run: () => Promise<T>): Promise<T> {
@@ -400,6 +441,9 @@ class StickySettingsConnection implements ClientConnection {
     return this.#serial(() => this.#inner.command(this.#prepare(params)));
   }
   exec(params: Parameters<ClientConnection['exec']>[0]): ReturnType<ClientConnection['exec']> {
+    const insert = params.values !== undefined ? INSERT_WITH_BODY.exec(params.query) : null;
+    const raw = (this.#inner as { chdb?: { rawInsert?: RawInsert } }).chdb?.rawInsert;
+    if (insert && raw) return this.#serial(() => this.#rawInsert(params, insert, raw));
     return this.#serial(() => this.#inner.exec(this.#prepare(params)));
   }
   close(): Promise<void> {

@@ -10,7 +10,7 @@
 import { callOperation } from '../exporter/classify.js';
 import type { SpanRecord } from '../exporter/span-record.js';
 
-/** Serialized size assumed for a row when the queue is empty (UTF-16 units of a JSONCompactEachRow line). */
+/** Serialized size assumed for a row when the queue is empty (UTF-8 bytes of a JSONCompactEachRow line). */
 export const ASSUMED_ROW_BYTES = 1024;
 
 export interface QueueLevels {

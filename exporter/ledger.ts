@@ -9,6 +9,7 @@ import { loadPriceBook, type PriceBook } from './pricing/index.js';
 import type { SpanRecord } from './span-record.js';
 import { BatchWriter, createWriterStats, type BatchWriterConfig, type WriterStats } from './writer/batch-writer.js';
 import { serializeRows } from './writer/serialize.js';
+import type { RowChunk } from './writer/row-chunk.js';
 import type { UsageRow } from './usage-row.js';
 import { DeadLetterFile, DEAD_LETTER_FILE, type DeadLetterOptions, type DeadLetterStats } from './dead-letter.js';
 import { DEFAULT_MAX_RECORD_BYTES, DEFAULT_MAX_RECORD_ROWS, Spool, type SpoolOptions, type SpoolStats } from './spool/spool.js';
@@ -70,8 +71,8 @@ export interface MappedBatch {
   malformed: number;
   unpriced: number;
   errors: string[];
-  /** The rows as JSONCompactEachRow lines (serializeRow). */
-  lines: string[];
+  /** The rows, serialized (a chunk of JSONCompactEachRow lines, transferred from the mapping thread). */
+  chunk: RowChunk;
   /** Rows that could not be serialized, and why: rejected (dead letter, onReject). */
   unserializable: Array<{ row: UsageRow; reason: string }>;
 }
@@ -210,44 +211,45 @@ export class Ledger {
     };
   }
 
-  /** `ingest` for a batch mapped and serialized elsewhere: counted alike, its lines queued (or spooled). */
+  /** `ingest` for a batch mapped and serialized elsewhere: counted alike, its rows queued (or spooled). */
   ingestMapped(batch: MappedBatch): IngestResult {
-    const lines = this.#countMapped(batch);
-    const dropped = this.durability ? this.#submit(lines) : lines.length - this.writer.enqueueLines(lines);
-    return { rows: batch.lines.length + batch.unserializable.length, skipped: batch.skipped, malformed: batch.malformed, dropped, errors: batch.errors };
+    const chunk = this.#countMapped(batch);
+    const dropped = this.durability ? this.#submit(chunk) : chunk.rows - this.writer.enqueueChunk(chunk);
+    return { rows: chunk.rows + batch.unserializable.length, skipped: batch.skipped, malformed: batch.malformed, dropped, errors: batch.errors };
   }
 
   /** `ingestDurable` for a batch mapped and serialized elsewhere. */
   async ingestMappedDurable(batch: MappedBatch): Promise<IngestResult> {
     if (!this.durability) return { ...this.ingestMapped(batch), durable: false };
-    const lines = this.#countMapped(batch);
-    if (lines.length > 0) await this.durability.spool.append(lines);
+    const chunk = this.#countMapped(batch);
+    if (chunk.rows > 0) await this.durability.spool.append(chunk);
     return {
-      rows: batch.lines.length + batch.unserializable.length, skipped: batch.skipped, malformed: batch.malformed,
+      rows: chunk.rows + batch.unserializable.length, skipped: batch.skipped, malformed: batch.malformed,
       dropped: 0, errors: batch.errors, durable: true,
     };
   }
 
-  #countMapped(batch: MappedBatch): string[] {
+  #countMapped(batch: MappedBatch): RowChunk {
     const s = this.stats;
     s.spansReceived += batch.spans;
-    s.rowsMapped += batch.lines.length + batch.unserializable.length;
+    s.rowsMapped += batch.chunk.rows + batch.unserializable.length;
     s.spansSkipped += batch.skipped;
     s.spansMalformed += batch.malformed;
     s.rowsUnpriced += batch.unpriced;
     for (const { row, reason } of batch.unserializable) this.#unserializable(row, new Error(reason));
-    return batch.lines;
+    return batch.chunk;
   }
 
   /** Non-durable ingest with a spool: submitted, not awaited (a full spool drops and counts them). Returns the rows dropped at once. */
-  #submit(lines: string[]): number {
-    if (lines.length === 0) return 0;
+  #submit(rows: RowChunk | string[]): number {
+    const count = 'bytes' in rows ? rows.rows : rows.length;
+    if (count === 0) return 0;
     try {
-      this.durability!.spool.submit(lines).catch((error: unknown) => this.#lost(lines.length, error));
+      this.durability!.spool.submit(rows).catch((error: unknown) => this.#lost(count, error));
       return 0;
     } catch (error) {
-      this.#lost(lines.length, error);
-      return lines.length;
+      this.#lost(count, error);
+      return count;
     }
   }
 

@@ -1,6 +1,6 @@
 /**
  * The app-side handle of the mapping thread (mapping-worker.ts): hands it packed span batches and
- * gets each back as rows serialized to lines. It is `ready` once the worker has loaded its price
+ * gets each back as rows serialized to a chunk of bytes. It is `ready` once the worker has loaded its price
  * book (until then the exporter maps on the app's thread, so starting adds no delay). The worker
  * keeps the app alive only while batches are in flight. If it fails (it could not start, it crashed, a batch could not be read back),
  * every batch in flight is answered with the error and `failed` is set: the exporter then maps on

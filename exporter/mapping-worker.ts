@@ -1,8 +1,8 @@
 /**
  * The mapping thread (a worker_threads worker, started by mapping-thread.ts): decodes the span
  * batches export() packed (span-wire.ts), maps and prices them (UsageMapper, with a price book
- * loaded here from the same options) and serializes the rows, answering each batch, in order,
- * with its lines and counts. It never logs: a failed batch is answered with the error, and a
+ * loaded here from the same options) and serializes and hashes the rows, answering each batch,
+ * in order, with its rows as a chunk (writer/row-chunk.ts, transferred) and counts. It never logs: a failed batch is answered with the error, and a
  * failure to start surfaces as the worker's 'error' event.
  */
 import { parentPort, workerData } from 'node:worker_threads';
@@ -10,6 +10,7 @@ import type { MappedBatch } from './ledger.js';
 import { UsageMapper, type MapperOptions } from './mapper.js';
 import { loadPriceBook, type LoadPriceBookOptions } from './pricing/index.js';
 import { SpanWire, type WireBatch } from './span-wire.js';
+import { chunkOfLines } from './writer/row-chunk.js';
 import { serializeRows } from './writer/serialize.js';
 
 export interface MappingWorkerData {
@@ -33,7 +34,11 @@ void ready.then(() => port.postMessage({ ready: true } satisfies MappingReply));
 
 // Answers go out in the order the batches came in: every batch waits on the same `ready`.
 port.on('message', (request: MappingRequest) => {
-  void ready.then((mapper) => port.postMessage(answer(mapper, request)));
+  void ready.then((mapper) => {
+    const reply = answer(mapper, request);
+    // The rows' bytes move to the app's thread (transferred: no copy, nothing on its heap).
+    port.postMessage(reply, 'mapped' in reply ? [reply.mapped.chunk.bytes.buffer as ArrayBuffer] : []);
+  });
 });
 
 function answer(mapper: UsageMapper, { id, batch }: MappingRequest): MappingReply {
@@ -45,7 +50,7 @@ function answer(mapper: UsageMapper, { id, batch }: MappingRequest): MappingRepl
       id,
       mapped: {
         spans: records.length, skipped: result.skipped, malformed: result.malformed, unpriced: result.unpriced,
-        errors: result.errors, lines, unserializable,
+        errors: result.errors, chunk: chunkOfLines(lines, true), unserializable,
       },
     };
   } catch (error) {

@@ -5,6 +5,7 @@ import { Ledger, type IngestResult, type LedgerOptions, type LedgerStats, type M
 import { MappingThread } from './mapping-thread.js';
 import { fromReadableSpan } from './readable-span.js';
 import { SpanWire } from './span-wire.js';
+import { NO_ROWS } from './writer/row-chunk.js';
 
 export interface GenAiLedgerExporterOptions extends LedgerOptions {
   /** Spans held while the store opens (prices load, migrations run); more are dropped and counted. Default 10 000. */
@@ -39,7 +40,7 @@ export interface ExporterStats extends LedgerStats {
  * An OTel `SpanExporter` that writes one usage row per AI call to ClickHouse. `export()` sets
  * ordinary spans aside, packs what the mapper reads of the AI spans (span-wire.ts) for the mapping
  * thread, which maps, prices and serializes them (mapping-thread.ts), then reports success at once;
- * the rows come back as lines to the writer (the store's client stays on the app's thread).
+ * the rows come back as bytes (a transferred chunk) to the writer (the store's client stays on the app's thread).
  * ClickHouse's speed never reaches the app, and nothing throws into it. The ledger's own I/O runs
  * with tracing suppressed, so it makes no spans.
  *
@@ -169,7 +170,7 @@ export class GenAiLedgerExporter implements SpanExporter {
     const encoded = this.wire.encode(spans);
     const local: MappedBatch = {
       spans: spans.length - encoded.sent, skipped: encoded.skipped, malformed: encoded.malformed, unpriced: 0,
-      errors: encoded.errors, lines: [], unserializable: [],
+      errors: encoded.errors, chunk: NO_ROWS, unserializable: [],
     };
     const thread = this.thread!;
     if (encoded.sent === 0) {
@@ -275,7 +276,7 @@ function startThread(options: GenAiLedgerExporterOptions): MappingThread | undef
 function merge(local: MappedBatch, mapped: MappedBatch): MappedBatch {
   return {
     spans: local.spans + mapped.spans, skipped: local.skipped + mapped.skipped, malformed: local.malformed + mapped.malformed,
-    unpriced: mapped.unpriced, errors: [...local.errors, ...mapped.errors].slice(0, 10), lines: mapped.lines,
+    unpriced: mapped.unpriced, errors: [...local.errors, ...mapped.errors].slice(0, 10), chunk: mapped.chunk,
     unserializable: mapped.unserializable,
   };
 }

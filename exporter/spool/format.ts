@@ -6,6 +6,7 @@
  *   record  8 + n      u32 n = payload length | u32 crc32(payload) | payload
  *   payload n bytes    u32 rows | the rows as JSONCompactEachRow lines (serializeRow's output,
  *                      what the writer inserts as is), UTF-8, joined by '\n', no trailing newline
+ *                      (a RowChunk's bytes, writer/row-chunk.ts)
  * Records are appended in groups, each group written then fdatasync'd before any of its appends
  * is acknowledged. A record is valid iff its whole extent is in the file, 4 ≤ n ≤ MAX_RECORD_BYTES,
  * its CRC matches and it holds `rows` ≥ 1 lines; recovery cuts a segment at its first invalid
@@ -20,6 +21,7 @@
  *
  * Lock file `LOCK`: `PID: <pid>` and `START: <process start time>` of the owner (see lock.ts).
  */
+import { countLines, type RowChunk } from '../writer/row-chunk.js';
 import { crc32 } from './crc32.js';
 
 export const SEGMENT_MAGIC = Buffer.from('GLSPOOL1', 'latin1');
@@ -67,23 +69,14 @@ export function readSegmentHeader(header: Buffer): number | undefined {
 }
 
 /** One record: header + payload, ready to append. */
-export function encodeRecord(lines: readonly string[]): Buffer {
-  const text = lines.join('\n');
-  const textBytes = Buffer.byteLength(text, 'utf8');
-  const n = PAYLOAD_PREFIX_BYTES + textBytes;
+export function encodeRecord(chunk: RowChunk): Buffer {
+  const n = PAYLOAD_PREFIX_BYTES + chunk.bytes.byteLength;
   const buf = Buffer.allocUnsafe(RECORD_HEADER_BYTES + n);
   buf.writeUInt32LE(n, 0);
-  buf.writeUInt32LE(lines.length, RECORD_HEADER_BYTES);
-  buf.write(text, RECORD_HEADER_BYTES + PAYLOAD_PREFIX_BYTES, textBytes, 'utf8');
+  buf.writeUInt32LE(chunk.rows, RECORD_HEADER_BYTES);
+  buf.set(chunk.bytes, RECORD_HEADER_BYTES + PAYLOAD_PREFIX_BYTES);
   buf.writeUInt32LE(crc32(buf.subarray(RECORD_HEADER_BYTES)), 4);
   return buf;
-}
-
-/** Size of the record encodeRecord(lines) makes. */
-export function recordSize(lines: readonly string[]): number {
-  let bytes = RECORD_HEADER_BYTES + PAYLOAD_PREFIX_BYTES + Math.max(0, lines.length - 1);
-  for (const line of lines) bytes += Buffer.byteLength(line, 'utf8');
-  return bytes;
 }
 
 export type RecordCheck =
@@ -108,10 +101,10 @@ export function checkRecord(buf: Buffer, available = buf.length): RecordCheck {
   return { ok: true, length: RECORD_HEADER_BYTES + n, rows };
 }
 
-/** The lines of a checked record (`buf` starts at the record header); undefined if they are not `rows` lines. */
-export function decodeLines(buf: Buffer, length: number, rows: number): string[] | undefined {
-  const lines = buf.toString('utf8', RECORD_HEADER_BYTES + PAYLOAD_PREFIX_BYTES, length).split('\n');
-  return lines.length === rows ? lines : undefined;
+/** The rows of a checked record (`buf` starts at the record header; a view, no copy); undefined if they are not `rows` lines. */
+export function decodeChunk(buf: Buffer, length: number, rows: number): RowChunk | undefined {
+  const bytes = buf.subarray(RECORD_HEADER_BYTES + PAYLOAD_PREFIX_BYTES, length);
+  return countLines(bytes) === rows ? { bytes, rows } : undefined;
 }
 
 export function ackEntry(offset: number): Buffer {

@@ -4,7 +4,7 @@
  * - Reads uncommitted records in order (Spool.next) while what it has handed to the writer and not
  *   yet seen settled stays within two of the writer's batches (and its queue bounds): memory is
  *   bounded by that, whatever the spool holds on disk.
- * - Each record goes to the writer as a durable enqueue (BatchWriter.enqueueLines with
+ * - Each record goes to the writer as a durable enqueue (BatchWriter.enqueueChunk with
  *   `durable: true`): the writer reports per record how many rows were written, rejected (they
  *   are in the dead-letter file by then, through the writer's onReject), failed or not accepted.
  * - A record is committed only when every row is written or rejected. Otherwise (ClickHouse down
@@ -18,6 +18,7 @@
  */
 import { diag } from '@opentelemetry/api';
 import type { BatchWriter, EnqueueOutcome } from '../writer/batch-writer.js';
+import { splitChunk, type RowChunk } from '../writer/row-chunk.js';
 import type { Spool, SpoolRecord } from './spool.js';
 
 export const DEFAULT_PUMP_RETRY_INITIAL_MS = 1_000;
@@ -43,8 +44,9 @@ export interface SpoolPumpOptions {
 /** One record on its way: its parts' outcomes add up here. */
 interface Delivery {
   record: SpoolRecord;
-  /** Next line to send. */
+  /** Next row to send, and the rows from there on. */
   next: number;
+  rest: RowChunk;
   /** Parts sent and not yet settled. */
   open: number;
   settled: number;
@@ -167,7 +169,7 @@ export class SpoolPump {
           const record = await this.#spool.next();
           if (!record) break;
           if (generation !== this.#generation || this.#stopped || this.#failed) continue; // rewound meanwhile: re-read later
-          this.#current = { record, next: 0, open: 0, settled: 0, failed: false, complete: false, abandoned: false };
+          this.#current = { record, next: 0, rest: record.chunk, open: 0, settled: 0, failed: false, complete: false, abandoned: false };
         }
         if (!this.#sendParts(this.#current)) break;
         this.#current = undefined;
@@ -195,14 +197,15 @@ export class SpoolPump {
       const fits = this.#inFlightRows + rows <= this.#maxRows && this.#inFlightBytes + bytes <= this.#maxBytes;
       if (!fits && this.#inFlightParts > 0) return false;
       if (d.next === 0) this.#countDelivery(record);
-      const lines = whole ? record.lines : record.lines.slice(d.next, d.next + rows);
+      let part = d.rest;
+      if (rows < part.rows) [part, d.rest] = splitChunk(part, rows);
       d.next += rows;
       d.open++;
       this.#inFlightParts++;
       this.#inFlightRows += rows;
       this.#inFlightBytes += bytes;
       this.#spool.stats.inFlightRows = this.#inFlightRows;
-      this.#writer.enqueueLines(lines, { durable: true, onSettled: (outcome) => this.#settled(d, rows, bytes, outcome) });
+      this.#writer.enqueueChunk(part, { durable: true, onSettled: (outcome) => this.#settled(d, rows, bytes, outcome) });
     }
     d.complete = true;
     return true;

@@ -1,8 +1,8 @@
 /**
  * The write-ahead spool: a bounded, on-disk queue of usage rows (format.ts has the bytes).
  *
- * - `append(lines)` encodes the rows (JSONCompactEachRow lines, what the writer inserts as is)
- *   into one or more records and resolves once they are written and fdatasync'd. Group commit:
+ * - `append(chunk)` stores the rows (a RowChunk: JSONCompactEachRow lines as bytes, what the
+ *   writer inserts as is) as one or more records and resolves once they are written and fdatasync'd. Group commit:
  *   appends arriving while a group is being written and synced wait for the next group, which
  *   takes them all with one write and one fsync (so fsync cost is shared by concurrent callers).
  *   A new segment's directory entry is fsync'd too before anything in it is acknowledged; past an
@@ -34,7 +34,7 @@ import {
   ackEntry,
   ackName,
   checkRecord,
-  decodeLines,
+  decodeChunk,
   encodeRecord,
   MAX_RECORD_BYTES,
   parseSpoolFileName,
@@ -46,6 +46,7 @@ import {
   segmentHeader,
   segmentName,
 } from './format.js';
+import { chunkOfLines, splitChunk, type RowChunk } from '../writer/row-chunk.js';
 import { acquireLock, releaseLock } from './lock.js';
 
 export const DEFAULT_SPOOL_MAX_BYTES = 1024 * 1024 * 1024;
@@ -140,7 +141,7 @@ export interface SpoolRecord {
   readonly rows: number;
   /** Encoded size (header included). */
   readonly bytes: number;
-  readonly lines: string[];
+  readonly chunk: RowChunk;
 }
 
 interface Pending {
@@ -306,13 +307,14 @@ export class Spool {
   }
 
   /**
-   * Appends rows (JSONCompactEachRow lines); resolves once they are on disk (fdatasync'd).
-   * Rejects with SpoolFullError (nothing stored), SpoolClosedError, or SpoolWriteError (the write
-   * or fsync failed; nothing acknowledged). See submit() for the synchronous form.
+   * Appends rows (a chunk, or JSONCompactEachRow lines); resolves once they are on disk
+   * (fdatasync'd). Rejects with SpoolFullError (nothing stored), SpoolClosedError, or
+   * SpoolWriteError (the write or fsync failed; nothing acknowledged). See submit() for the
+   * synchronous form.
    */
-  append(lines: readonly string[]): Promise<AppendResult> {
+  append(rows: RowChunk | readonly string[]): Promise<AppendResult> {
     try {
-      return this.submit(lines);
+      return this.submit(rows);
     } catch (err) {
       return Promise.reject(err as Error);
     }
@@ -322,41 +324,42 @@ export class Spool {
    * append(), but SpoolFullError and SpoolClosedError are thrown synchronously (nothing queued),
    * so a caller knows at once whether the rows were taken.
    */
-  submit(lines: readonly string[]): Promise<AppendResult> {
+  submit(rows: RowChunk | readonly string[]): Promise<AppendResult> {
     if (this.#closed) throw new SpoolClosedError();
-    if (lines.length === 0) return Promise.resolve({ records: 0, rows: 0, bytes: 0 });
-    const records = this.#encode(lines);
+    const chunk = 'bytes' in rows ? rows : chunkOfLines(rows);
+    if (chunk.rows === 0) return Promise.resolve({ records: 0, rows: 0, bytes: 0 });
+    const records = this.#encode(chunk);
     let bytes = 0;
     for (const r of records) bytes += r.buf.length;
     if (!this.hasRoom(bytes)) {
       this.stats.fullRejections++;
-      this.stats.fullRejectedRows += lines.length;
+      this.stats.fullRejectedRows += chunk.rows;
       throw new SpoolFullError(this.stats.usedBytes + this.#pendingBytes, this.maxBytes, bytes + SEGMENT_HEADER_BYTES);
     }
     this.#pendingBytes += bytes;
     const done = new Promise<AppendResult>((resolve, reject) => {
-      this.#pending.push({ records, rows: lines.length, bytes, resolve, reject });
+      this.#pending.push({ records, rows: chunk.rows, bytes, resolve, reject });
     });
     this.#startFlusher();
     return done;
   }
 
-  /** Lines → records of at most maxRecordRows rows and (unless one row is larger) maxRecordBytes payload bytes. */
-  #encode(lines: readonly string[]): Array<{ buf: Buffer; rows: number }> {
+  /** A chunk → records of at most maxRecordRows rows and (unless one row is larger) maxRecordBytes payload bytes. */
+  #encode(chunk: RowChunk): Array<{ buf: Buffer; rows: number }> {
     const out: Array<{ buf: Buffer; rows: number }> = [];
-    const encodeRange = (from: number, to: number): void => {
-      const slice = from === 0 && to === lines.length ? lines : lines.slice(from, to);
-      const buf = encodeRecord(slice);
-      if (buf.length - RECORD_HEADER_BYTES > this.maxRecordBytes && to - from > 1) {
-        const mid = from + Math.ceil((to - from) / 2);
-        encodeRange(from, mid);
-        encodeRange(mid, to);
+    const encodePart = (part: RowChunk): void => {
+      if (part.rows > this.maxRecordRows || (PAYLOAD_PREFIX_BYTES + part.bytes.byteLength > this.maxRecordBytes && part.rows > 1)) {
+        const half = part.rows > this.maxRecordRows ? this.maxRecordRows : Math.ceil(part.rows / 2);
+        const [head, tail] = splitChunk(part, half);
+        encodePart(head);
+        encodePart(tail);
         return;
       }
+      const buf = encodeRecord(part);
       if (buf.length - RECORD_HEADER_BYTES > MAX_RECORD_BYTES) throw new RangeError(`a usage row of ${buf.length} bytes is too large to spool`);
-      out.push({ buf, rows: to - from });
+      out.push({ buf, rows: part.rows });
     };
-    for (let i = 0; i < lines.length; i += this.maxRecordRows) encodeRange(i, Math.min(lines.length, i + this.maxRecordRows));
+    encodePart(chunk);
     return out;
   }
 
@@ -628,20 +631,20 @@ export class Spool {
         const offset = seg.offsets[ordinal]!;
         const length = seg.lengths[ordinal]!;
         const rows = seg.rows[ordinal]!;
-        const lines = await this.#readRecord(seg, offset, length, rows);
-        if (lines === undefined) {
+        const chunk = await this.#readRecord(seg, offset, length, rows);
+        if (chunk === undefined) {
           // Corrupted on disk since it was checked: counted, and committed so it is not retried forever.
           if (!seg.deleted && !seg.isCommitted(ordinal)) this.commit({ seq: seg.seq, ordinal, rows });
           continue;
         }
-        return { seq: seg.seq, ordinal, offset, rows, bytes: length, lines };
+        return { seq: seg.seq, ordinal, offset, rows, bytes: length, chunk };
       }
     } finally {
       this.#reading = false;
     }
   }
 
-  async #readRecord(seg: Segment, offset: number, length: number, rows: number): Promise<string[] | undefined> {
+  async #readRecord(seg: Segment, offset: number, length: number, rows: number): Promise<RowChunk | undefined> {
     try {
       seg.reader ??= await open(seg.path, 'r');
       const buf = Buffer.allocUnsafe(length);
@@ -652,12 +655,12 @@ export class Spool {
         read += bytesRead;
       }
       const check = checkRecord(buf, read);
-      const lines = check.ok && check.length === length && check.rows === rows ? decodeLines(buf, length, rows) : undefined;
-      if (!lines) {
+      const chunk = check.ok && check.length === length && check.rows === rows ? decodeChunk(buf, length, rows) : undefined;
+      if (!chunk) {
         this.stats.corruptRecords++;
         diag.error(`genai-ledger spool: record at ${seg.path}:${offset} is unreadable (${check.ok ? 'unexpected shape' : check.reason}); its ${rows} rows are lost`);
       }
-      return lines;
+      return chunk;
     } catch (err) {
       // An I/O error is not corruption: leave the record for a later attempt.
       throw new SpoolWriteError(`cannot read the spool ${seg.path}: ${(err as Error).message}`, { cause: err });

@@ -1,18 +1,19 @@
 /**
  * Batching writer of usage rows into ClickHouse.
  *
- * Rows are serialized when enqueued (exact queue size accounting, and the queue holds compact
- * strings rather than row objects), sent in batches of up to `maxBatchRows` as
- * `INSERT ... FORMAT JSONCompactEachRow` through `client.exec` with a body the writer builds
- * itself (the fastest path measured, see serialize.ts and test/integration/writer-bench.test.ts),
+ * Rows are serialized when enqueued, or arrive serialized as chunks (row-chunk.ts: UTF-8 bytes,
+ * made and hashed on the exporter's mapping thread or read from a spool), so the queue holds bytes
+ * rather than row objects and its size is exact. They are sent in batches of whole chunks, up to
+ * `maxBatchRows` rows (a larger chunk is cut), as `INSERT ... FORMAT JSONCompactEachRow` through
+ * `client.exec` with a body the writer builds itself (the fastest path measured, see serialize.ts),
  * one batch at a time, at least every `flushIntervalMs`.
  *
  * Delivery:
  * - Retryable failures (network, timeouts, too many parts, memory, overload; see errors.ts) are
  *   retried with exponential backoff and jitter, up to `retry.maxAttempts` attempts; then the
  *   batch is dropped and counted (`failedBatches`, `droppedRows`).
- * - Every attempt of a batch carries the same `insert_deduplication_token` (sha256 of the batch
- *   body), so an attempt that actually landed before its response was lost is not written twice.
+ * - Every attempt of a batch carries the same `insert_deduplication_token` (a sha256 of the
+ *   batch's chunks, batchToken), so an attempt that actually landed before its response was lost is not written twice.
  *   (ai_usage enables that for the non-replicated engine with non_replicated_deduplication_window.)
  *   Duplicates that arrive any other way collapse in ai_usage itself (ReplacingMergeTree).
  * - A batch refused for a non-retryable, row-level reason (a value that does not parse) is split
@@ -24,7 +25,7 @@
  *   always resolve.
  * - Optional per-enqueue outcome (`EnqueueOptions.onSettled`): once every row of one enqueue call
  *   is settled, the caller learns how many were written, rejected, failed or never accepted.
- *   Rows settle in queue order, so a FIFO of enqueue tickets attributes each settled run of lines.
+ *   Rows settle in queue order, so a FIFO of enqueue tickets attributes each settled run of rows.
  *   A `durable` enqueue (rows kept on disk by a spool until acknowledged) is not dropped when its
  *   insert fails: it is handed back (`returnedRows`), and so is a refusal of the whole insert
  *   (unknown table, permissions: a configuration problem that must not empty a spool into the
@@ -34,13 +35,13 @@
  * from `metrics.getMeter('genai-ledger')` (observable, so they cost nothing unless collected),
  * and `diag` warnings (rate limited) for drops and rejections.
  */
-import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { diag, metrics, type BatchObservableResult, type Meter, type Observable } from '@opentelemetry/api';
 import type { ClickHouseClient, ClickHouseSettings } from '@clickhouse/client';
 import type { UsageRow } from '../usage-row.js';
 import { classifyInsertError } from './errors.js';
-import { insertStatement, parseRow, serializeRow } from './serialize.js';
+import { batchToken, chunkOfLines, insertBody, linesOfChunk, splitChunk, type RowChunk } from './row-chunk.js';
+import { insertStatement, parseRow, serializeRows } from './serialize.js';
 
 export const DEFAULT_TABLE = 'ai_usage';
 export const DEFAULT_MAX_BATCH_ROWS = 10_000;
@@ -78,7 +79,7 @@ export interface BatchWriterConfig {
   flushIntervalMs?: number;
   /** Rows held at most; more are dropped. Default 100 000. */
   maxQueueRows?: number;
-  /** Serialized bytes held at most (UTF-16 length of the JSON lines); more are dropped. Default 64 MiB. */
+  /** Serialized bytes held at most (UTF-8, a newline per row included); more are dropped. Default 64 MiB. */
   maxQueueBytes?: number;
   /** Per-attempt timeout of an insert; a timed-out attempt is retried. Default 30 s. */
   insertTimeoutMs?: number;
@@ -169,7 +170,7 @@ export interface WriterCapacity {
 }
 
 interface Ticket {
-  /** Sequence numbers [start, end) of the accepted lines. */
+  /** Sequence numbers [start, end) of the accepted rows. */
   start: number;
   end: number;
   durable: boolean;
@@ -212,11 +213,11 @@ export class BatchWriter {
   readonly #settings: ClickHouseSettings;
   readonly #random: () => number;
 
-  #queue: string[] = [];
+  #queue: RowChunk[] = [];
   /** Rows accepted so far / rows whose fate is settled (written, rejected or dropped). */
   #acceptedSeq = 0;
   #settledSeq = 0;
-  /** Lines attributed to their enqueue call so far (advances in queue order, within a batch). */
+  /** Rows attributed to their enqueue call so far (advances in queue order, within a batch). */
   #accountedSeq = 0;
   /** Enqueue calls that asked for their outcome, oldest first; #ticketHead is the first unsettled one. */
   #tickets: Ticket[] = [];
@@ -256,7 +257,7 @@ export class BatchWriter {
 
     const flushIntervalMs = positive(config.flushIntervalMs, DEFAULT_FLUSH_INTERVAL_MS);
     this.#timer = setInterval(() => {
-      if (this.#queue.length > 0) {
+      if (this.stats.queuedRows > 0) {
         this.#sendUntil = Math.max(this.#sendUntil, this.#acceptedSeq);
         void this.#pump();
       }
@@ -268,26 +269,36 @@ export class BatchWriter {
 
   /**
    * Queues rows; returns how many were accepted. The rest are counted as dropped (or, for a
-   * durable enqueue, returned). Never throws. `options.onSettled` learns what became of them.
+   * durable enqueue, returned); a row that cannot be serialized is rejected. Never throws.
+   * `options.onSettled` learns what became of them.
    */
   enqueue(rows: ReadonlyArray<UsageRow>, options?: EnqueueOptions): number {
-    return this.#enqueue(rows, serializeRow, options);
+    let serialized: ReturnType<typeof serializeRows>;
+    try {
+      serialized = serializeRows(rows);
+    } catch (err) {
+      diag.error('genai-ledger writer: enqueue failed', err);
+      return 0;
+    }
+    const { lines, unserializable } = serialized;
+    for (const { row, reason } of unserializable) this.#reject([row], new Error(reason));
+    return this.enqueueChunk(chunkOfLines(lines), options, unserializable.length);
   }
 
   /**
    * Queues rows already serialized as JSONCompactEachRow lines (serializeRow's output, no
-   * newline), e.g. read back from a spool. Same contract as enqueue.
+   * newline). Same contract as enqueue.
    */
   enqueueLines(lines: ReadonlyArray<string>, options?: EnqueueOptions): number {
-    return this.#enqueue(lines, identity, options);
+    return this.enqueueChunk(chunkOfLines(lines), options);
   }
 
-  /** The writer's bounds (a feeder keeps what it has in flight within them). */
-  get capacity(): WriterCapacity {
-    return { maxBatchRows: this.#maxBatchRows, maxQueueRows: this.#maxQueueRows, maxQueueBytes: this.#maxQueueBytes };
-  }
-
-  #enqueue<T>(items: ReadonlyArray<T>, toLine: (item: T) => string, options: EnqueueOptions | undefined): number {
+  /**
+   * Queues a chunk of serialized rows (made on the mapping thread, or read from a spool) as it
+   * is: its bytes are what the insert sends. Same contract as enqueue; `rejected` rows of the
+   * same call were already refused by the caller (they count in the call's outcome).
+   */
+  enqueueChunk(chunk: RowChunk, options?: EnqueueOptions, rejected = 0): number {
     let accepted = 0;
     const durable = options?.durable === true;
     const ticket: Ticket | undefined = options && (options.onSettled || durable)
@@ -295,7 +306,7 @@ export class BatchWriter {
           start: this.#acceptedSeq,
           end: this.#acceptedSeq,
           durable,
-          outcome: { rows: items.length, written: 0, rejected: 0, failed: 0, dropped: 0 },
+          outcome: { rows: chunk.rows + rejected, written: 0, rejected, failed: 0, dropped: 0 },
           onSettled: options.onSettled,
         }
       : undefined;
@@ -307,26 +318,17 @@ export class BatchWriter {
     };
     try {
       if (this.#closed) {
-        refuse(items.length, 'the writer is shut down');
-      } else {
-        let i = 0;
-        for (; i < items.length; i++) {
-          if (this.#queue.length >= this.#maxQueueRows) break;
-          const item = items[i] as T;
-          let line: string;
-          try {
-            line = toLine(item);
-          } catch (err) {
-            if (ticket) ticket.outcome.rejected++;
-            this.#reject([item as unknown as UsageRow], toError(err));
-            continue;
-          }
-          if (this.stats.queuedBytes + line.length + 1 > this.#maxQueueBytes) break;
-          this.#queue.push(line);
-          this.stats.queuedBytes += line.length + 1;
-          accepted++;
+        refuse(chunk.rows, 'the writer is shut down');
+      } else if (chunk.rows > 0) {
+        const s = this.stats;
+        accepted = fittingRows(chunk, this.#maxQueueRows - s.queuedRows, this.#maxQueueBytes - s.queuedBytes);
+        const kept = accepted === chunk.rows ? chunk : accepted > 0 ? splitChunk(chunk, accepted)[0] : undefined;
+        if (kept) {
+          this.#queue.push(kept);
+          s.queuedRows += kept.rows;
+          s.queuedBytes += kept.bytes.byteLength + 1;
         }
-        if (i < items.length) refuse(items.length - i, 'the queue is full');
+        refuse(chunk.rows - accepted, 'the queue is full');
       }
     } catch (err) {
       diag.error('genai-ledger writer: enqueue failed', err);
@@ -341,9 +343,13 @@ export class BatchWriter {
       if (accepted > 0) this.#tickets.push(ticket);
       else queueMicrotask(() => this.#complete(ticket));
     }
-    this.stats.queuedRows = this.#queue.length;
-    if (this.#queue.length >= this.#maxBatchRows) void this.#pump();
+    if (this.stats.queuedRows >= this.#maxBatchRows) void this.#pump();
     return accepted;
+  }
+
+  /** The writer's bounds (a feeder keeps what it has in flight within them). */
+  get capacity(): WriterCapacity {
+    return { maxBatchRows: this.#maxBatchRows, maxQueueRows: this.#maxQueueRows, maxQueueBytes: this.#maxQueueBytes };
   }
 
   /** Resolves when every row enqueued before the call is written, rejected or dropped. Never rejects. */
@@ -374,28 +380,49 @@ export class BatchWriter {
     if (this.#pumping) return;
     this.#pumping = true;
     try {
-      while (this.#queue.length > 0 && (this.#queue.length >= this.#maxBatchRows || this.#sendUntil > this.#settledSeq)) {
-        const lines = this.#queue.splice(0, this.#maxBatchRows);
-        let bytes = 0;
-        for (const line of lines) bytes += line.length + 1;
-        this.stats.queuedBytes -= bytes;
-        this.stats.queuedRows = this.#queue.length;
+      const s = this.stats;
+      while (s.queuedRows > 0 && (s.queuedRows >= this.#maxBatchRows || this.#sendUntil > this.#settledSeq)) {
+        const batch = new Batch(this.#takeBatch());
         const accountedBefore = this.#accountedSeq;
         try {
-          await this.#write(lines, { budget: this.#maxSplitInserts });
+          await this.#write(batch, { budget: this.#maxSplitInserts });
         } catch (err) {
           // #write handles its own errors; this is a bug guard so rows are never left unsettled.
           diag.error('genai-ledger writer: unexpected error', err);
-          const rest = lines.slice(this.#accountedSeq - accountedBefore);
-          this.#settleLines(rest, 'failed', toError(err), 'unexpected writer error');
+          const done = this.#accountedSeq - accountedBefore;
+          this.#settleRows(batch.rows - done, () => batch.lines().slice(done), 'failed', toError(err), 'unexpected writer error');
         }
-        this.#settledSeq += lines.length;
+        this.#settledSeq += batch.rows;
         this.#settle();
       }
     } finally {
       this.#pumping = false;
       this.#settle();
     }
+  }
+
+  /** Whole chunks from the queue's head, up to maxBatchRows rows (a larger first chunk is cut). */
+  #takeBatch(): RowChunk[] {
+    const s = this.stats;
+    const chunks: RowChunk[] = [];
+    let rows = 0;
+    while (this.#queue.length > 0) {
+      let chunk = this.#queue[0]!;
+      if (rows + chunk.rows > this.#maxBatchRows) {
+        if (rows > 0) break;
+        const [head, tail] = splitChunk(chunk, this.#maxBatchRows);
+        this.#queue[0] = tail;
+        s.queuedBytes -= head.bytes.byteLength + 1;
+        chunk = head;
+      } else {
+        this.#queue.shift();
+        s.queuedBytes -= chunk.bytes.byteLength + 1;
+      }
+      chunks.push(chunk);
+      rows += chunk.rows;
+    }
+    s.queuedRows -= rows;
+    return chunks;
   }
 
   #settle(): void {
@@ -408,59 +435,63 @@ export class BatchWriter {
     this.#waiters = remaining;
   }
 
-  /** Writes lines, splitting on row-level errors. Settles every line (written, rejected or dropped). */
-  async #write(lines: string[], split: { budget: number }): Promise<void> {
-    const outcome = await this.#insertWithRetry(lines);
+  /** Writes a batch, splitting on row-level errors. Settles every row (written, rejected or dropped). */
+  async #write(batch: Batch, split: { budget: number }): Promise<void> {
+    const outcome = await this.#insertWithRetry(batch.chunks);
     if (outcome.ok) {
-      this.stats.writtenRows += lines.length;
+      this.stats.writtenRows += batch.rows;
       this.stats.writtenBatches++;
-      this.#settleLines(lines, 'written');
+      this.#settleRows(batch.rows, () => [], 'written');
       return;
     }
     if (outcome.kind === 'retryable') {
       this.stats.failedBatches++;
-      this.#settleLines(lines, 'failed', outcome.error, `insert failed after ${this.#retry.maxAttempts} attempts: ${outcome.error.message}`);
+      this.#settleRows(batch.rows, () => batch.lines(), 'failed', outcome.error, `insert failed after ${this.#retry.maxAttempts} attempts: ${outcome.error.message}`);
       return;
     }
     if (outcome.kind === 'batch') {
-      this.#settleLines(lines, 'refused', outcome.error);
+      this.#settleRows(batch.rows, () => batch.lines(), 'refused', outcome.error);
       return;
     }
-    if (lines.length === 1 || split.budget < 2) {
-      this.#settleLines(lines, 'rejected', outcome.error);
+    if (batch.rows === 1 || split.budget < 2) {
+      this.#settleRows(batch.rows, () => batch.lines(), 'rejected', outcome.error);
       return;
     }
     split.budget -= 2;
+    const lines = batch.lines();
     const middle = Math.ceil(lines.length / 2);
-    await this.#write(lines.slice(0, middle), split);
-    await this.#write(lines.slice(middle), split);
+    await this.#write(new Batch([chunkOfLines(lines.slice(0, middle))]), split);
+    await this.#write(new Batch([chunkOfLines(lines.slice(middle))]), split);
   }
 
   /**
-   * Settles `lines` (the next lines in queue order) and attributes them to their enqueue tickets.
-   * `failed`: dropped, or returned when durable. `refused` (the whole insert was refused):
-   * rejected, or returned when durable. `rejected`: handed to onReject either way. onReject runs
-   * before the tickets completed by these lines are reported.
+   * Settles the next `count` rows in queue order (`lines` gives them, when they are rejected) and
+   * attributes them to their enqueue tickets. `failed`: dropped, or returned when durable.
+   * `refused` (the whole insert was refused): rejected, or returned when durable. `rejected`:
+   * handed to onReject either way. onReject runs before the tickets completed by these rows are
+   * reported.
    */
-  #settleLines(lines: string[], kind: Settlement, error?: Error, reason?: string): void {
+  #settleRows(count: number, lines: () => string[], kind: Settlement, error?: Error, reason?: string): void {
     let dropped = 0;
     let toReject: string[] | undefined;
+    let all: string[] | undefined;
     let completed: Ticket[] | undefined;
     let i = 0;
-    while (i < lines.length) {
+    while (i < count) {
       const seq = this.#accountedSeq;
       const ticket = this.#tickets[this.#ticketHead];
       const inTicket = ticket !== undefined && ticket.start <= seq;
       const take = inTicket
-        ? Math.min(lines.length - i, ticket.end - seq)
-        : Math.min(lines.length - i, ticket ? ticket.start - seq : Infinity);
+        ? Math.min(count - i, ticket.end - seq)
+        : Math.min(count - i, ticket ? ticket.start - seq : Infinity);
       const durable = inTicket && ticket.durable;
       const o = inTicket ? ticket.outcome : undefined;
       if (kind === 'written') {
         if (o) o.written += take;
       } else if (kind === 'rejected' || (kind === 'refused' && !durable)) {
         if (o) o.rejected += take;
-        (toReject ??= []).push(...lines.slice(i, i + take));
+        all ??= lines();
+        (toReject ??= []).push(...all.slice(i, i + take));
       } else {
         // failed, or refused while durable: handed back (durable) or dropped.
         if (o) o.failed += take;
@@ -492,10 +523,10 @@ export class BatchWriter {
     }
   }
 
-  async #insertWithRetry(lines: string[]): Promise<Outcome> {
-    const body = lines.join('\n') + '\n';
+  async #insertWithRetry(chunks: readonly RowChunk[]): Promise<Outcome> {
+    const body = insertBody(chunks);
     // Same token on every attempt: an attempt that landed but lost its response is not written twice.
-    const token = createHash('sha256').update(body).digest('hex');
+    const token = batchToken(chunks);
     const settings: ClickHouseSettings = {
       ...this.#settings,
       insert_deduplicate: 1,
@@ -612,8 +643,30 @@ export class BatchWriter {
   }
 }
 
-function identity(line: string): string {
-  return line;
+/** One insert's chunks; their lines only when a batch must be split or its rows rejected. */
+class Batch {
+  readonly rows: number;
+  #lines: string[] | undefined;
+  constructor(readonly chunks: readonly RowChunk[]) {
+    this.rows = chunks.reduce((n, c) => n + c.rows, 0);
+  }
+  lines(): string[] {
+    return (this.#lines ??= this.chunks.flatMap(linesOfChunk));
+  }
+}
+
+/** How many of the chunk's first rows fit in `rows` rows and `bytes` bytes (a newline each) of room. */
+function fittingRows(chunk: RowChunk, rows: number, bytes: number): number {
+  if (chunk.rows <= rows && chunk.bytes.byteLength + 1 <= bytes) return chunk.rows;
+  const most = Math.min(chunk.rows, Math.max(0, rows));
+  let fit = 0;
+  for (let end = chunk.bytes.indexOf(0x0a); fit < most; end = chunk.bytes.indexOf(0x0a, end + 1)) {
+    const size = (end < 0 ? chunk.bytes.byteLength : end) + 1;
+    if (size > bytes) break;
+    fit++;
+    if (end < 0) break;
+  }
+  return fit;
 }
 
 function positive(value: number | undefined, fallback: number): number {

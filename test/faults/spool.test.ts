@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { crc32, crc32Portable } from '../../exporter/spool/crc32.js';
 import { Spool, SpoolClosedError, SpoolFullError, SpoolLockedError, type SpoolRecord } from '../../exporter/spool/index.js';
+import { chunkOfLines, linesOfChunk } from '../../exporter/writer/row-chunk.js';
 import { encodeRecord, RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES } from '../../exporter/spool/format.js';
 import { serializeRow } from '../../exporter/writer/serialize.js';
 import { usageRow } from '../support/store.js';
@@ -44,7 +45,7 @@ describe('spool: append, fsync, recover', () => {
     expect(spool.stats).toMatchObject({ appendedRecords: 4, appendedRows: 13, pendingRecords: 4, pendingRows: 13 });
 
     const read = await readAll(spool);
-    expect(read.map((r) => r.lines)).toEqual(batches);
+    expect(read.map((r) => linesOfChunk(r.chunk))).toEqual(batches);
     spool.commit(read[0]!);
     spool.commit(read[2]!);
     spool.commit(read[2]!); // idempotent
@@ -55,7 +56,7 @@ describe('spool: append, fsync, recover', () => {
     const again = await Spool.open({ dir, meter: false });
     expect(again.stats).toMatchObject({ recoveredRecords: 2, recoveredRows: 9, pendingRows: 9, corruptRecords: 0 });
     const replay = await readAll(again);
-    expect(replay.map((r) => r.lines)).toEqual([batches[1], batches[3]]);
+    expect(replay.map((r) => linesOfChunk(r.chunk))).toEqual([batches[1], batches[3]]);
     for (const r of replay) again.commit(r);
     await again.close();
 
@@ -96,9 +97,9 @@ describe('spool: append, fsync, recover', () => {
     expect(again.stats).toMatchObject({ recoveredRecords: 2, recoveredRows: 20, corruptRecords: 1 });
     expect(again.stats.truncatedBytes).toBeGreaterThan(0);
     const read = await readAll(again);
-    expect(read.map((r) => r.lines)).toEqual([lines(10, 0), lines(10, 10)]);
+    expect(read.map((r) => linesOfChunk(r.chunk))).toEqual([lines(10, 0), lines(10, 10)]);
     // The file was cut back to the last good record, and appending goes on (in a new segment).
-    expect(statSync(path).size).toBe(SEGMENT_HEADER_BYTES + encodeRecord(lines(10, 0)).length + encodeRecord(lines(10, 10)).length);
+    expect(statSync(path).size).toBe(SEGMENT_HEADER_BYTES + encodeRecord(chunkOfLines(lines(10, 0))).length + encodeRecord(chunkOfLines(lines(10, 10))).length);
     await again.append(lines(2, 99));
     expect((await readAll(again)).map((r) => r.rows)).toEqual([2]);
     await again.close();
@@ -141,7 +142,7 @@ describe('spool: append, fsync, recover', () => {
     for (const b of batches) await spool.append(b);
     await spool.close();
     const path = join(dir, segmentFiles(dir)[0]!);
-    const sizes = batches.map((b) => encodeRecord(b).length);
+    const sizes = batches.map((b) => encodeRecord(chunkOfLines(b)).length);
     // Flip a payload byte of the second record.
     const flip = (offset: number): void => {
       const fd = openSync(path, 'r+');
@@ -152,7 +153,7 @@ describe('spool: append, fsync, recover', () => {
     flip(SEGMENT_HEADER_BYTES + sizes[0]! + RECORD_HEADER_BYTES + 30);
     const a = await Spool.open({ dir, meter: false });
     expect(a.stats).toMatchObject({ recoveredRecords: 2, corruptRecords: 1 });
-    expect((await readAll(a)).map((r) => r.lines)).toEqual([batches[0], batches[2]]);
+    expect((await readAll(a)).map((r) => linesOfChunk(r.chunk))).toEqual([batches[0], batches[2]]);
     await a.close();
 
     // Now the last record too: two bad records in a row cannot be told from a torn write, so the
@@ -160,7 +161,7 @@ describe('spool: append, fsync, recover', () => {
     flip(SEGMENT_HEADER_BYTES + sizes[0]! + sizes[1]! + RECORD_HEADER_BYTES + 30);
     const b = await Spool.open({ dir, meter: false });
     expect(b.stats).toMatchObject({ recoveredRecords: 1, corruptRecords: 1, truncatedBytes: sizes[1]! + sizes[2]! });
-    expect((await readAll(b)).map((r) => r.lines)).toEqual([batches[0]]);
+    expect((await readAll(b)).map((r) => linesOfChunk(r.chunk))).toEqual([batches[0]]);
     await b.close();
   });
 
@@ -267,7 +268,7 @@ describe('spool: bounds and segments', () => {
     const dir = freshDir();
     const spool = await Spool.open({ dir, meter: false });
     const batch = lines(1000);
-    const bytes = encodeRecord(batch).length;
+    const bytes = encodeRecord(chunkOfLines(batch)).length;
     const measure = async (producers: number, perProducer: number): Promise<number[]> => {
       const samples: number[] = [];
       await Promise.all(Array.from({ length: producers }, async () => {

@@ -1,10 +1,12 @@
 /**
  * Schema, migrations and the price table against the embedded engine (one temp store for the file).
  */
+import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { migrate, refreshRollups, renderMigrations } from '../../clickhouse/migrate.js';
 import { createStoreClient } from '../../clickhouse/store.js';
 import { syncModelPrices, type ModelPriceRow } from '../../clickhouse/prices.js';
+import { classifyInsertError, clickhouseErrorCode } from '../../exporter/writer/errors.js';
 import { openTestStore, queryOne, queryRows, type TestStore } from '../support/store.js';
 
 let store: TestStore;
@@ -91,6 +93,26 @@ describe('embedded connection', () => {
     // Without the reset, this insert would still carry token 'tok' and be dropped as a duplicate.
     await client.insert({ table: 'leak', values: [{ x: 2 }], format: 'JSONEachRow' });
     expect(await queryOne(client, "SELECT count() AS n, getSetting('insert_deduplication_token') AS token FROM leak")).toEqual({ n: 2, token: '' });
+  });
+
+  test('an exec with a body goes to the engine as bytes: settings per insert, errors with their ClickHouse code', async () => {
+    const { client } = store;
+    await client.command({ query: 'CREATE TABLE raw (x UInt32, s String) ENGINE = MergeTree ORDER BY x SETTINGS non_replicated_deduplication_window = 100' });
+    const insert = (body: string, settings: Record<string, string | number> = {}) => client.exec({
+      query: 'INSERT INTO genai_ledger.raw (x, s) FORMAT JSONCompactEachRow',
+      values: Readable.from([Buffer.from(body.slice(0, 5)), Buffer.from(body.slice(5))]),
+      clickhouse_settings: settings,
+    });
+    await client.query({ query: 'SELECT 1', clickhouse_settings: { max_threads: 3 } });
+    await insert('[1,"é"]\n[2,"🙂"]\n', { insert_deduplication_token: 'raw-1' });
+    await insert('[1,"é"]\n[2,"🙂"]\n', { insert_deduplication_token: 'raw-1' }); // the same token: dropped
+    await insert('[3,"c"]\n');
+    const error = await insert('[4,"d"]\n["five","e"]\n').catch((e: unknown) => e);
+    expect(classifyInsertError(error)).toBe('rows');
+    expect(clickhouseErrorCode(error)).toBe(27); // CANNOT_PARSE_INPUT_ASSERTION_FAILED
+    expect(await queryRows(client, 'SELECT x, s FROM raw ORDER BY x')).toEqual([{ x: 1, s: 'é' }, { x: 2, s: '🙂' }, { x: 3, s: 'c' }]);
+    // Neither the insert's settings nor the query's before it stick to the session.
+    expect(await queryOne(client, "SELECT getSetting('insert_deduplication_token') AS token, getSetting('max_threads') != 3 AS reset")).toEqual({ token: '', reset: 1 });
   });
 });
 

@@ -12,6 +12,7 @@ import { MappingThread } from '../../exporter/mapping-thread.js';
 import { loadPriceBook } from '../../exporter/pricing/index.js';
 import { fromReadableSpan } from '../../exporter/readable-span.js';
 import { SpanWire } from '../../exporter/span-wire.js';
+import { linesOfChunk } from '../../exporter/writer/row-chunk.js';
 import { serializeRow } from '../../exporter/writer/serialize.js';
 
 const submit = (thread: MappingThread, wire: SpanWire, spans = generateSpans({ spans: 200, aiShare: 1, seed: 4 })) =>
@@ -47,7 +48,8 @@ describe('MappingThread', () => {
     expect(thread.spansInFlight).toBe(0);
     const expected = new UsageMapper({ prices: await loadPriceBook() }).mapAll(spans.map(fromReadableSpan));
     expect(outcome).toMatchObject({ spans: encoded.sent, skipped: expected.skipped - encoded.skipped, malformed: 0, unserializable: [] });
-    expect((outcome as MappedBatch).lines).toEqual(expected.rows.map(serializeRow));
+    expect(linesOfChunk((outcome as MappedBatch).chunk)).toEqual(expected.rows.map(serializeRow));
+    expect((outcome as MappedBatch).chunk.digest).toMatch(/^[0-9a-f]{64}$/);
     await thread.close();
     expect(thread.failed).toBeUndefined();
   });

@@ -7,7 +7,9 @@ import { Readable } from 'node:stream';
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { diag, type Meter } from '@opentelemetry/api';
 import type { ClickHouseSettings } from '@clickhouse/client';
-import { BatchWriter, createWriterStats, DEFAULT_MAX_BATCH_ROWS, DEFAULT_MAX_QUEUE_ROWS, type InsertClient } from '../../exporter/writer/batch-writer.js';
+import { BatchWriter, createWriterStats, DEFAULT_MAX_BATCH_ROWS, DEFAULT_MAX_QUEUE_ROWS, type EnqueueOutcome, type InsertClient } from '../../exporter/writer/batch-writer.js';
+import { chunkOfLines } from '../../exporter/writer/row-chunk.js';
+import { serializeRow } from '../../exporter/writer/serialize.js';
 import type { UsageRow } from '../../exporter/usage-row.js';
 import { usageRow } from '../support/store.js';
 
@@ -67,6 +69,37 @@ describe('BatchWriter', () => {
     expect(writer.stats).toMatchObject({ writtenRows: 250, writtenBatches: 3, queuedRows: 0, queuedBytes: 0, droppedRows: 0 });
     expect(calls[0]?.query).toMatch(/^INSERT INTO ai_usage \(ts, trace_id, .*\) FORMAT JSONCompactEachRow$/);
     expect(calls[0]?.settings).toMatchObject({ async_insert: 0, insert_deduplicate: 1 });
+    await writer.shutdown();
+  });
+
+  test('chunks go whole into a batch while they fit; one larger than a batch is cut; the queue keeps exact bytes', async () => {
+    const { client, calls, stored } = fakeClient();
+    const writer = new BatchWriter(client, { maxBatchRows: 100, meter: false });
+    const lines = rows(330).map(serializeRow);
+    const chunks = [chunkOfLines(lines.slice(0, 40), true), chunkOfLines(lines.slice(40, 80)), chunkOfLines(lines.slice(80, 330))];
+    writer.enqueueChunk(chunks[0]!);
+    writer.enqueueChunk(chunks[1]!);
+    expect(writer.stats.queuedBytes).toBe(lines.slice(0, 80).reduce((n, l) => n + Buffer.byteLength(l) + 1, 0));
+    writer.enqueueChunk(chunks[2]!); // past maxBatchRows: sending starts
+    await writer.flush();
+    expect(calls.map((c) => c.lines.length)).toEqual([80, 100, 100, 50]);
+    expect(stored).toEqual(lines);
+    expect(writer.stats).toMatchObject({ writtenRows: 330, queuedRows: 0, queuedBytes: 0 });
+    await writer.shutdown();
+  });
+
+  test('a chunk the queue cannot hold whole: the rows that fit are kept, the rest counted as dropped', async () => {
+    const lines = rows(10).map(serializeRow);
+    const room = lines.slice(0, 4).reduce((n, l) => n + Buffer.byteLength(l) + 1, 0);
+    const { client, stored } = fakeClient();
+    const writer = new BatchWriter(client, { maxQueueBytes: room + 10, maxQueueRows: 100, meter: false });
+    const outcomes: EnqueueOutcome[] = [];
+    expect(writer.enqueueChunk(chunkOfLines(lines), { onSettled: (o) => outcomes.push(o) })).toBe(4);
+    expect(writer.enqueueChunk(chunkOfLines(lines.slice(0, 1)))).toBe(0);
+    await writer.flush();
+    expect(stored).toEqual(lines.slice(0, 4));
+    expect(outcomes).toEqual([{ rows: 10, written: 4, rejected: 0, failed: 0, dropped: 6 }]);
+    expect(writer.stats.droppedRows).toBe(7);
     await writer.shutdown();
   });
 
