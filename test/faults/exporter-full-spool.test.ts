@@ -6,34 +6,17 @@
  * the spool drains, exports succeed again and the acknowledged rows are stored.
  * One embedded store for the file (chDB: one data directory per process).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import { UsageMapper } from '../../exporter/mapper.js';
-import { loadPriceBook, type PriceBook } from '../../exporter/pricing/index.js';
 import { fromReadableSpan } from '../../exporter/readable-span.js';
 import { GenAiLedgerExporter } from '../../exporter/span-exporter.js';
 import { recordChatTrace } from '../fixtures/otlp/sdk-spans.js';
-import { createFaultyClient, type FaultyClient } from '../support/faulty-client.js';
-import { openTestStore, queryOne, type TestStore } from '../support/store.js';
+import { queryOne } from '../support/store.js';
+import { FAULT_DATABASE, useFaultStore } from './support/fault-store.js';
 
-const database = 'genai_ledger';
-let store: TestStore;
-let faulty: FaultyClient;
-let prices: PriceBook;
-const base = mkdtempSync(join(tmpdir(), 'genai-ledger-exporter-full-'));
-
-beforeAll(async () => {
-  store = await openTestStore({ migrate: { database, refreshSeconds: 315_360_000 } });
-  faulty = createFaultyClient(store.client);
-  prices = await loadPriceBook();
-});
-afterAll(async () => {
-  await store?.close();
-  rmSync(base, { recursive: true, force: true });
-});
+const fx = useFaultStore('exporter-full');
+const database = FAULT_DATABASE;
 
 /** Longest gap between 10 ms ticks while `run` runs: how long the event loop was blocked. */
 async function longestStall<T>(run: () => Promise<T>): Promise<{ result: T; stallMs: number }> {
@@ -53,12 +36,12 @@ async function longestStall<T>(run: () => Promise<T>): Promise<{ result: T; stal
 
 test('a full spool: exports FAILED and counted in spansRefused, never thrown, never blocking; room again once ClickHouse is back', async () => {
   const fixture = recordChatTrace();
-  const rowsPerExport = new UsageMapper({ prices }).mapAll(fixture.spans.map(fromReadableSpan)).rows.length;
+  const rowsPerExport = new UsageMapper({ prices: fx.prices }).mapAll(fixture.spans.map(fromReadableSpan)).rows.length;
   expect(rowsPerExport).toBeGreaterThan(0);
-  faulty.refuse({ forMs: 600_000 });
+  fx.faulty.refuse({ forMs: 600_000 });
   const exporter = new GenAiLedgerExporter({
-    client: faulty, database, migrate: false, prices,
-    spool: { dir: join(base, 'spool'), maxBytes: 16 * 1024, segmentBytes: 4096, retryInitialMs: 50, retryMaxMs: 200 },
+    client: fx.faulty, database, migrate: false, prices: fx.prices,
+    spool: { dir: fx.freshDir(), maxBytes: 16 * 1024, segmentBytes: 4096, retryInitialMs: 50, retryMaxMs: 200 },
     writer: { meter: false, flushIntervalMs: 50, insertTimeoutMs: 2_000, retry: { initialBackoffMs: 5, maxBackoffMs: 20, maxAttempts: 2 } },
   });
 
@@ -102,7 +85,7 @@ test('a full spool: exports FAILED and counted in spansRefused, never thrown, ne
   expect(flushed).toBe(true);
 
   // ClickHouse back: the spool drains, room comes back, exports succeed again.
-  faulty.heal();
+  fx.faulty.heal();
   const deadline = Date.now() + 30_000;
   let again: ExportResult | undefined;
   while (Date.now() < deadline) {
@@ -123,7 +106,7 @@ test('a full spool: exports FAILED and counted in spansRefused, never thrown, ne
   ]);
   expect(shutdown).toBe(true);
   // The acknowledged rows are stored: every export carries the same spans, so they count once.
-  const { n } = await queryOne<{ n: string }>(store.client, `SELECT toString(count()) AS n FROM ${database}.ai_usage_exact`);
+  const { n } = await queryOne<{ n: string }>(fx.store.client, `SELECT toString(count()) AS n FROM ${database}.ai_usage_exact`);
   expect(Number(n)).toBe(rowsPerExport);
   expect(exporter.stats()?.spool?.committedRows).toBe(acknowledged);
 }, 90_000);

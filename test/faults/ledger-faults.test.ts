@@ -4,56 +4,37 @@
  * ai_usage_exact and the rollups exactly once, whatever ClickHouse did meanwhile.
  * One embedded store for the file (chDB: one data directory per process).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
-import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
+import { beforeEach, describe, expect, test } from 'vitest';
 import { readDeadLetters } from '../../exporter/dead-letter.js';
 import { Ledger, type LedgerOptions } from '../../exporter/ledger.js';
 import { UsageMapper } from '../../exporter/mapper.js';
-import { loadPriceBook, type PriceBook } from '../../exporter/pricing/index.js';
 import { fromReadableSpan } from '../../exporter/readable-span.js';
 import { GenAiLedgerExporter } from '../../exporter/span-exporter.js';
 import { Spool, SpoolFullError } from '../../exporter/spool/index.js';
 import { BatchWriter } from '../../exporter/writer/batch-writer.js';
 import { serializeRow } from '../../exporter/writer/serialize.js';
 import { recordChatTrace } from '../fixtures/otlp/sdk-spans.js';
-import { createFaultyClient, type FaultyClient } from '../support/faulty-client.js';
-import { ledgerTotals, openTestStore, usageRow, type LedgerTotals, type TestStore } from '../support/store.js';
+import { ledgerTotals, usageRow, type LedgerTotals } from '../support/store.js';
+import { FAULT_DATABASE, useFaultStore } from './support/fault-store.js';
 import { chatSpans, traceIdOf } from './support/spans.js';
 
-const database = 'genai_ledger';
-let store: TestStore;
-let faulty: FaultyClient;
-let prices: PriceBook;
-const base = mkdtempSync(join(tmpdir(), 'genai-ledger-faults-'));
-let n = 0;
-const freshDir = (): string => join(base, `spool${++n}`);
+const fx = useFaultStore('faults');
+const database = FAULT_DATABASE;
 
-beforeAll(async () => {
-  // Rollups refresh only when a test asks (a scheduled refresh between TRUNCATE and writes would
-  // fold the previous test's rows in).
-  store = await openTestStore({ migrate: { database, refreshSeconds: 315_360_000 } });
-  faulty = createFaultyClient(store.client);
-  prices = await loadPriceBook();
-});
-afterAll(async () => {
-  await store?.close();
-  rmSync(base, { recursive: true, force: true });
-});
 beforeEach(async () => {
-  faulty.heal();
-  for (const t of ['ai_usage', 'ai_usage_hourly', 'ai_usage_daily']) await store.client.command({ query: `TRUNCATE TABLE ${database}.${t}` });
-  await store.client.command({ query: `SYSTEM START MERGES ${database}.ai_usage` });
+  fx.faulty.heal();
+  for (const t of ['ai_usage', 'ai_usage_hourly', 'ai_usage_daily']) await fx.store.client.command({ query: `TRUNCATE TABLE ${database}.${t}` });
+  await fx.store.client.command({ query: `SYSTEM START MERGES ${database}.ai_usage` });
 });
 
 function openLedger(spoolDir: string, options: Partial<LedgerOptions> = {}): Promise<Ledger> {
   return Ledger.open({
-    client: faulty,
+    client: fx.faulty,
     database,
     migrate: false,
-    prices,
+    prices: fx.prices,
     ...options,
     spool: { dir: spoolDir, retryInitialMs: 50, retryMaxMs: 200, ...options.spool },
     writer: { meter: false, flushIntervalMs: 50, insertTimeoutMs: 2_000, retry: { initialBackoffMs: 5, maxBackoffMs: 20, maxAttempts: 3 }, ...options.writer },
@@ -70,7 +51,7 @@ async function drain(ledger: Ledger, timeoutMs = 20_000): Promise<void> {
   }
 }
 
-const totals = (): Promise<LedgerTotals> => ledgerTotals(store.client, database);
+const totals = (): Promise<LedgerTotals> => ledgerTotals(fx.store.client, database);
 
 /** Every view counts `count` calls, once each, and the costs agree to the last digit. */
 function expectOnce(t: LedgerTotals, count: number): void {
@@ -82,13 +63,13 @@ function expectOnce(t: LedgerTotals, count: number): void {
 
 describe('durable ledger under faults', () => {
   test('ClickHouse refusing for a while: every acknowledged span lands exactly once after recovery', async () => {
-    const ledger = await openLedger(freshDir());
-    faulty.refuse({ forMs: 1_500 });
+    const ledger = await openLedger(fx.freshDir());
+    fx.faulty.refuse({ forMs: 1_500 });
     const acks = await Promise.all(Array.from({ length: 20 }, (_, b) => ledger.ingestDurable(chatSpans(b * 100, 100))));
     expect(acks.every((a) => a.durable && a.rows === 100 && a.dropped === 0)).toBe(true);
     expect(ledger.stats.spool).toMatchObject({ appendedRows: 2_000 });
     await new Promise((r) => setTimeout(r, 300));
-    expect(faulty.faults.refused).toBeGreaterThan(0);
+    expect(fx.faulty.faults.refused).toBeGreaterThan(0);
     expect(ledger.stats.spool!.pendingRows).toBe(2_000); // waiting on disk
 
     await drain(ledger);
@@ -99,30 +80,30 @@ describe('durable ledger under faults', () => {
   }, 30_000);
 
   test('a hanging ClickHouse (until the insert timeout) delays, never loses', async () => {
-    const ledger = await openLedger(freshDir(), { writer: { insertTimeoutMs: 200, retry: { initialBackoffMs: 5, maxBackoffMs: 20, maxAttempts: 2 } } });
-    faulty.hang({ times: 3 });
+    const ledger = await openLedger(fx.freshDir(), { writer: { insertTimeoutMs: 200, retry: { initialBackoffMs: 5, maxBackoffMs: 20, maxAttempts: 2 } } });
+    fx.faulty.hang({ times: 3 });
     await ledger.ingestDurable(chatSpans(0, 300));
     await drain(ledger);
-    expect(faulty.faults.hung).toBe(3);
+    expect(fx.faulty.faults.hung).toBe(3);
     expectOnce(await totals(), 300);
     await ledger.close();
   }, 30_000);
 
   test('commits-then-errors: the retry carries the same dedup token; beyond the retries the spool resends; counted once', async () => {
-    await store.client.command({ query: `SYSTEM STOP MERGES ${database}.ai_usage` });
-    const ledger = await openLedger(freshDir());
+    await fx.store.client.command({ query: `SYSTEM STOP MERGES ${database}.ai_usage` });
+    const ledger = await openLedger(fx.freshDir());
     // Within the writer's retries: ClickHouse drops the retried insert by its token.
-    faulty.commitThenError({ times: 2 });
+    fx.faulty.commitThenError({ times: 2 });
     await ledger.ingestDurable(chatSpans(0, 500));
     await drain(ledger);
-    expect(faulty.faults.committedThenErrored).toBe(2);
+    expect(fx.faulty.faults.committedThenErrored).toBe(2);
     let t = await totals();
     expect(t.raw).toBe('500'); // no duplicate even in the raw table
     expectOnce(t, 500);
 
     // Beyond them: every attempt commits then "fails" for a while; the writer gives up, the spool
     // sends the record again (another batch, another token): duplicates in raw, once everywhere else.
-    faulty.commitThenError({ forMs: 600 });
+    fx.faulty.commitThenError({ forMs: 600 });
     await ledger.ingestDurable(chatSpans(500, 500));
     await drain(ledger);
     expect(ledger.stats.spool!.failedDeliveries).toBeGreaterThan(0);
@@ -133,9 +114,9 @@ describe('durable ledger under faults', () => {
   }, 30_000);
 
   test('one bad row: isolated into the dead-letter file with its reason, the rest written, nothing left pending', async () => {
-    const dir = freshDir();
+    const dir = fx.freshDir();
     const ledger = await openLedger(dir);
-    faulty.rejectRows(traceIdOf(617));
+    fx.faulty.rejectRows(traceIdOf(617));
     await ledger.ingestDurable(chatSpans(0, 1_000));
     await drain(ledger);
     const dead = readDeadLetters(join(dir, 'dead-letter.jsonl'));
@@ -146,8 +127,8 @@ describe('durable ledger under faults', () => {
     expectOnce(await totals(), 999);
 
     // The real engine's own refusal (an unparsable timestamp, spooled by an older version, say).
-    faulty.heal();
-    const good = chatSpans(5_000, 10).map((s) => new UsageMapper({ prices }).map(s)!);
+    fx.faulty.heal();
+    const good = chatSpans(5_000, 10).map((s) => new UsageMapper({ prices: fx.prices }).map(s)!);
     await ledger.spool!.append([...good.map(serializeRow), serializeRow(usageRow(5, { ts: 'garbage' }))]);
     await drain(ledger);
     const all = readDeadLetters(join(dir, 'dead-letter.jsonl'));
@@ -159,13 +140,13 @@ describe('durable ledger under faults', () => {
   }, 30_000);
 
   test('a crash between insert and commit: the replay writes the rows again, every view counts them once', async () => {
-    await store.client.command({ query: `SYSTEM STOP MERGES ${database}.ai_usage` });
-    const dir = freshDir();
-    const lines = new UsageMapper({ prices }).mapAll(chatSpans(0, 800)).rows.map(serializeRow);
+    await fx.store.client.command({ query: `SYSTEM STOP MERGES ${database}.ai_usage` });
+    const dir = fx.freshDir();
+    const lines = new UsageMapper({ prices: fx.prices }).mapAll(chatSpans(0, 800)).rows.map(serializeRow);
     // Before the "crash": spooled, inserted, not yet committed.
     const spool = await Spool.open({ dir, meter: false, maxRecordRows: 300 });
     await spool.append(lines);
-    const writer = new BatchWriter(store.client, { meter: false, table: `${database}.ai_usage`, maxBatchRows: 250 });
+    const writer = new BatchWriter(fx.store.client, { meter: false, table: `${database}.ai_usage`, maxBatchRows: 250 });
     writer.enqueueLines(lines);
     await writer.shutdown();
     await spool.close();
@@ -178,14 +159,14 @@ describe('durable ledger under faults', () => {
     const t = await totals();
     expect(t.raw).toBe('1600'); // really written twice (merges are stopped) ...
     expectOnce(t, 800); // ... and counted once
-    await store.client.command({ query: `SYSTEM START MERGES ${database}.ai_usage` });
-    await store.client.command({ query: `OPTIMIZE TABLE ${database}.ai_usage FINAL` });
+    await fx.store.client.command({ query: `SYSTEM START MERGES ${database}.ai_usage` });
+    await fx.store.client.command({ query: `OPTIMIZE TABLE ${database}.ai_usage FINAL` });
     expectOnce(await totals(), 800);
     await ledger.close();
   }, 30_000);
 
   test('duplicate deliveries of the same spans (client retries, two paths) count once', async () => {
-    const ledger = await openLedger(freshDir());
+    const ledger = await openLedger(fx.freshDir());
     await ledger.ingestDurable(chatSpans(0, 300));
     await ledger.ingestDurable(chatSpans(100, 300)); // overlaps 100..299
     await ledger.ingestDurable(chatSpans(0, 300)); // a whole retried request
@@ -195,8 +176,8 @@ describe('durable ledger under faults', () => {
   }, 30_000);
 
   test('a full spool refuses at once (SpoolFullError); ingest() counts the drop; nothing acknowledged is lost', async () => {
-    const ledger = await openLedger(freshDir(), { spool: { dir: freshDir(), maxBytes: 256 * 1024, segmentBytes: 32 * 1024 } });
-    faulty.refuse({ forMs: 60_000 });
+    const ledger = await openLedger(fx.freshDir(), { spool: { dir: fx.freshDir(), maxBytes: 256 * 1024, segmentBytes: 32 * 1024 } });
+    fx.faulty.refuse({ forMs: 60_000 });
     let acknowledged = 0;
     let refused: unknown;
     for (let b = 0; b < 100 && !refused; b++) {
@@ -214,7 +195,7 @@ describe('durable ledger under faults', () => {
     expect(ledger.stats.droppedRows).toBe(50);
     expect(ledger.stats.spool).toMatchObject({ pendingRows: acknowledged, fullRejections: 2 });
 
-    faulty.heal();
+    fx.faulty.heal();
     await drain(ledger);
     expectOnce(await totals(), acknowledged);
     // Room again.
@@ -223,7 +204,7 @@ describe('durable ledger under faults', () => {
   }, 30_000);
 
   test('without a spool nothing changes: ingestDurable is ingest (not durable), no dead-letter file', async () => {
-    const ledger = await Ledger.open({ client: faulty, database, migrate: false, prices, writer: { meter: false, flushIntervalMs: 50 } });
+    const ledger = await Ledger.open({ client: fx.faulty, database, migrate: false, prices: fx.prices, writer: { meter: false, flushIntervalMs: 50 } });
     expect(ledger.durable).toBe(false);
     expect(ledger.spool).toBeUndefined();
     await expect(ledger.ingestDurable(chatSpans(0, 10))).resolves.toMatchObject({ rows: 10, dropped: 0, durable: false });
@@ -241,12 +222,12 @@ describe('GenAiLedgerExporter with a spool', () => {
 
   test('export() succeeds after the fsync; the rows reach ClickHouse after an outage; a full spool fails the export and counts it', async () => {
     const fixture = recordChatTrace();
-    const expectedRows = new UsageMapper({ prices }).mapAll(fixture.spans.map(fromReadableSpan)).rows.length;
+    const expectedRows = new UsageMapper({ prices: fx.prices }).mapAll(fixture.spans.map(fromReadableSpan)).rows.length;
     expect(expectedRows).toBeGreaterThan(0);
-    faulty.refuse({ forMs: 800 });
+    fx.faulty.refuse({ forMs: 800 });
     const exporter = new GenAiLedgerExporter({
-      client: faulty, database, migrate: false, prices,
-      spool: { dir: freshDir(), retryInitialMs: 50, retryMaxMs: 100 },
+      client: fx.faulty, database, migrate: false, prices: fx.prices,
+      spool: { dir: fx.freshDir(), retryInitialMs: 50, retryMaxMs: 100 },
       writer: { meter: false, flushIntervalMs: 50, retry: { initialBackoffMs: 5, maxBackoffMs: 10, maxAttempts: 2 } },
     });
     // Exported before the store is open: held until it is, then spooled.
@@ -266,10 +247,10 @@ describe('GenAiLedgerExporter with a spool', () => {
     expect(afterShutdown.code).toBe(ExportResultCode.FAILED);
 
     // A tiny spool and ClickHouse down: exports fail (reported to the SDK), counted, nothing thrown.
-    faulty.refuse({ forMs: 60_000 });
+    fx.faulty.refuse({ forMs: 60_000 });
     const small = new GenAiLedgerExporter({
-      client: faulty, database, migrate: false, prices,
-      spool: { dir: freshDir(), maxBytes: 4096, segmentBytes: 4096 },
+      client: fx.faulty, database, migrate: false, prices: fx.prices,
+      spool: { dir: fx.freshDir(), maxBytes: 4096, segmentBytes: 4096 },
       writer: { meter: false, flushIntervalMs: 50 },
     });
     const results: ExportResult[] = [];
@@ -278,7 +259,7 @@ describe('GenAiLedgerExporter with a spool', () => {
     expect(failed.length).toBeGreaterThan(0);
     expect(failed[0]!.error).toBeInstanceOf(SpoolFullError);
     expect(small.stats()).toMatchObject({ spansRefused: failed.length * fixture.spans.length });
-    faulty.heal();
+    fx.faulty.heal();
     await small.shutdown();
   }, 30_000);
 });
