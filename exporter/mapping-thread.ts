@@ -16,7 +16,7 @@ import { diag } from '@opentelemetry/api';
 import type { LedgerOptions, MappedBatch } from './ledger.js';
 import type { MappingReply, MappingRequest, MappingWorkerData } from './mapping-worker.js';
 import type { LoadPriceBookOptions } from './pricing/index.js';
-import type { WireBatch } from './span-wire.js';
+import { wireTransferList, type WireBatch } from './span-wire.js';
 
 interface InFlight {
   spans: number;
@@ -76,7 +76,8 @@ export class MappingThread {
     }
     const id = this.#nextId++;
     try {
-      this.#worker.postMessage({ id, batch } satisfies MappingRequest);
+      // The batch's buffer moves to the worker (no copy; detached here).
+      this.#worker.postMessage({ id, batch } satisfies MappingRequest, wireTransferList(batch));
     } catch (error) {
       done(error as Error); // a value that cannot be cloned: this batch only
       return;
