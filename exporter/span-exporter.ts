@@ -140,16 +140,23 @@ export class GenAiLedgerExporter implements SpanExporter {
     return (await this.opening) !== undefined;
   }
 
+  // No closure that outlives export() may hold the spans: a batch in flight to the mapping thread
+  // would keep them alive past young-generation collections (promoted, then collected by full GCs
+  // on the app's thread). Hence the callbacks below take counts, never the span array.
   private ingest(spans: ReadableSpan[]): void {
+    if (this.threadWorks()) this.offload(spans, this.queueMapped);
+    else this.ingestHere(this.ledger!, spans);
+  }
+
+  /** A mapped batch comes back: its rows go to the writer. */
+  private readonly queueMapped = (batch: MappedBatch, lost?: { spans: number; error: Error }): void => {
     const ledger = this.ledger!;
-    if (this.threadWorks()) {
-      this.offload(spans, (batch, lost) => {
-        // Answers arrive from the worker's events: the ledger's I/O (an insert it starts) must make no spans either.
-        context.with(suppressTracing(context.active()), () => warnMalformed(ledger.ingestMapped(batch)));
-        if (lost) this.dropInFlight(lost);
-      });
-      return;
-    }
+    // Answers arrive from the worker's events: the ledger's I/O (an insert it starts) must make no spans either.
+    context.with(suppressTracing(context.active()), () => warnMalformed(ledger.ingestMapped(batch)));
+    if (lost) this.dropInFlight(lost);
+  };
+
+  private ingestHere(ledger: Ledger, spans: ReadableSpan[]): void {
     context.with(suppressTracing(context.active()), () => warnMalformed(ledger.ingest(spans.map(fromReadableSpan))));
   }
 
@@ -196,43 +203,8 @@ export class GenAiLedgerExporter implements SpanExporter {
 
   /** Spool mode: SUCCESS once the rows are fsync'd; FAILED (counted) when the spool refuses them. */
   private exportDurable(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
-    const settle = (stored: Promise<IngestResult>): void => {
-      stored.then(
-        (result) => {
-          warnMalformed(result);
-          resultCallback({ code: ExportResultCode.SUCCESS });
-        },
-        (error: unknown) => {
-          this.refused += spans.length;
-          const now = Date.now();
-          if (now - this.lastRefusalWarning > 10_000) {
-            this.lastRefusalWarning = now;
-            diag.warn(`genai-ledger: AI usage of ${spans.length} span(s) not recorded: ${(error as Error).message} (total refused ${this.refused})`);
-          }
-          resultCallback({ code: ExportResultCode.FAILED, error: error as Error });
-        },
-      );
-    };
-    const deliver = (ledger: Ledger): void => {
-      if (this.threadWorks()) {
-        this.offload(spans, (batch, lost) => {
-          const stored = context.with(suppressTracing(context.active()), () => ledger.ingestMappedDurable(batch));
-          settle(lost ? stored.then(() => Promise.reject(lost.error)) : stored);
-        });
-        return;
-      }
-      let records;
-      try {
-        records = spans.map(fromReadableSpan);
-      } catch (error) {
-        diag.warn(`genai-ledger: export failed: ${(error as Error).message}`);
-        resultCallback({ code: ExportResultCode.SUCCESS });
-        return;
-      }
-      settle(context.with(suppressTracing(context.active()), () => ledger.ingestDurable(records)));
-    };
     if (this.ledger) {
-      deliver(this.ledger);
+      this.deliverDurable(this.ledger, spans, resultCallback);
       return;
     }
     if (this.waitingDurable + spans.length > this.maxPending) {
@@ -244,12 +216,54 @@ export class GenAiLedgerExporter implements SpanExporter {
     void this.opening.then((ledger) => {
       this.waitingDurable -= spans.length;
       if (ledger) {
-        deliver(ledger);
+        this.deliverDurable(ledger, spans, resultCallback);
         return;
       }
       this.droppedBeforeOpen += spans.length;
       resultCallback({ code: ExportResultCode.FAILED, error: new Error('genai-ledger: the store failed to open') });
     });
+  }
+
+  private deliverDurable(ledger: Ledger, spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
+    if (this.threadWorks()) {
+      this.offload(spans, this.spoolMapped(ledger, spans.length, resultCallback));
+      return;
+    }
+    let records;
+    try {
+      records = spans.map(fromReadableSpan);
+    } catch (error) {
+      diag.warn(`genai-ledger: export failed: ${(error as Error).message}`);
+      resultCallback({ code: ExportResultCode.SUCCESS });
+      return;
+    }
+    this.settleDurable(context.with(suppressTracing(context.active()), () => ledger.ingestDurable(records)), spans.length, resultCallback);
+  }
+
+  /** Spools a mapped batch once it comes back (a closure over counts only, see ingest). */
+  private spoolMapped(ledger: Ledger, count: number, resultCallback: (result: ExportResult) => void): (batch: MappedBatch, lost?: { spans: number; error: Error }) => void {
+    return (batch, lost) => {
+      const stored = context.with(suppressTracing(context.active()), () => ledger.ingestMappedDurable(batch));
+      this.settleDurable(lost ? stored.then(() => Promise.reject(lost.error)) : stored, count, resultCallback);
+    };
+  }
+
+  private settleDurable(stored: Promise<IngestResult>, count: number, resultCallback: (result: ExportResult) => void): void {
+    stored.then(
+      (result) => {
+        warnMalformed(result);
+        resultCallback({ code: ExportResultCode.SUCCESS });
+      },
+      (error: unknown) => {
+        this.refused += count;
+        const now = Date.now();
+        if (now - this.lastRefusalWarning > 10_000) {
+          this.lastRefusalWarning = now;
+          diag.warn(`genai-ledger: AI usage of ${count} span(s) not recorded: ${(error as Error).message} (total refused ${this.refused})`);
+        }
+        resultCallback({ code: ExportResultCode.FAILED, error: error as Error });
+      },
+    );
   }
 
   private hold(spans: ReadableSpan[]): void {
