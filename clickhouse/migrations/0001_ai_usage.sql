@@ -5,6 +5,9 @@
 -- ON CLUSTER, the Replicated* engines and a Distributed table in front of the local one.
 -- A statement starting with the comment line `-- @cluster-only` is rendered in cluster mode only.
 -- Statements end with a semicolon at the end of a line; comments never do.
+-- Macro blocks ({{#name ...}} ... {{/name}}, from 0002 on) are expanded before all this: see
+-- "Macros" in clickhouse/migrate.ts, and `npx tsx clickhouse/migrate.ts --templates 2` to print a
+-- file expanded. A checksum covers the expanded statements.
 
 CREATE DATABASE IF NOT EXISTS {{database}}{{on_cluster}};
 

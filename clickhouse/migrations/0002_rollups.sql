@@ -39,9 +39,15 @@
 -- refreshRollups() in clickhouse/migrate.ts) forces a refresh. In cluster mode every node
 -- refreshes its local shard; ai_usage is sharded by (trace_id, span_id), so FINAL is correct per
 -- shard and the Distributed rollup tables below sum the shards' partial rows.
+--
+-- The rollup tables and refresh views are written as {{#rollup_table}} and {{#refresh_view}}
+-- macros: clickhouse/migrate.ts spells out the statements they expand to.
 
-CREATE TABLE IF NOT EXISTS {{database}}.ai_usage_hourly{{local}}{{on_cluster}}
-(
+{{#rollup_table ai_usage_hourly}}
+partition: toYYYYMM(hour)
+order: org_id, hour, provider, request_model, service_name, environment, operation, feature
+index: version_minmax version TYPE minmax GRANULARITY 1
+columns:
     hour                  DateTime('UTC'),
     org_id                String,
     service_name          LowCardinality(String),
@@ -68,16 +74,12 @@ CREATE TABLE IF NOT EXISTS {{database}}.ai_usage_hourly{{local}}{{on_cluster}}
     duration_ms_quantiles AggregateFunction(quantilesTDigest(0.5, 0.9, 0.95, 0.99), Float64),
     -- Largest ai_usage.inserted_at folded into this row: the refresh watermark.
     max_inserted_at       DateTime64(6, 'UTC'),
-    version               DateTime64(6, 'UTC'),
-    is_deleted            UInt8,
-    INDEX version_minmax version TYPE minmax GRANULARITY 1
-)
-ENGINE = {{replicated}}ReplacingMergeTree({{replica_args}}version, is_deleted)
-PARTITION BY toYYYYMM(hour)
-ORDER BY (org_id, hour, provider, request_model, service_name, environment, operation, feature);
+{{/rollup_table}}
 
-CREATE TABLE IF NOT EXISTS {{database}}.ai_usage_daily{{local}}{{on_cluster}}
-(
+{{#rollup_table ai_usage_daily}}
+partition: toYear(day)
+order: org_id, day, provider, request_model, service_name, environment, operation, feature
+columns:
     day                   Date,
     org_id                String,
     service_name          LowCardinality(String),
@@ -103,126 +105,73 @@ CREATE TABLE IF NOT EXISTS {{database}}.ai_usage_daily{{local}}{{on_cluster}}
     duration_ms_quantiles AggregateFunction(quantilesTDigest(0.5, 0.9, 0.95, 0.99), Float64),
     -- Largest ai_usage_hourly.version folded into this row: the daily refresh watermark.
     max_version           DateTime64(6, 'UTC'),
-    version               DateTime64(6, 'UTC'),
-    is_deleted            UInt8
-)
-ENGINE = {{replicated}}ReplacingMergeTree({{replica_args}}version, is_deleted)
-PARTITION BY toYear(day)
-ORDER BY (org_id, day, provider, request_model, service_name, environment, operation, feature);
+{{/rollup_table}}
 
+{{#each table in ai_usage_hourly, ai_usage_daily}}
 -- @cluster-only
-CREATE TABLE IF NOT EXISTS {{database}}.ai_usage_hourly{{on_cluster}} AS {{database}}.ai_usage_hourly_local
-ENGINE = Distributed('{{cluster}}', '{{database}}', 'ai_usage_hourly_local', rand());
-
--- @cluster-only
-CREATE TABLE IF NOT EXISTS {{database}}.ai_usage_daily{{on_cluster}} AS {{database}}.ai_usage_daily_local
-ENGINE = Distributed('{{cluster}}', '{{database}}', 'ai_usage_daily_local', rand());
+CREATE TABLE IF NOT EXISTS {{database}}.{{table}}{{on_cluster}} AS {{database}}.{{table}}_local
+ENGINE = Distributed('{{cluster}}', '{{database}}', '{{table}}_local', rand());
+{{/each}}
 
 -- Hourly refresh: recompute the dirty hours from ai_usage FINAL, tombstone vanished groups.
-CREATE MATERIALIZED VIEW IF NOT EXISTS {{database}}.ai_usage_hourly_refresh{{on_cluster}}
-REFRESH EVERY {{refresh_seconds}} SECOND APPEND TO {{database}}.ai_usage_hourly{{local}}
-AS
-WITH
-    (SELECT max(max_inserted_at) FROM {{database}}.ai_usage_hourly{{local}}) - INTERVAL {{watermark_lag_seconds}} SECOND AS since,
-    (SELECT groupUniqArray(toStartOfHour(ts)) FROM {{database}}.ai_usage{{local}} WHERE inserted_at > since{{ttl_guard}}) AS dirty_hours
-SELECT
+-- `lookup: has` is this file's original form (0004 replaces the view with hash-set lookups).
+{{#refresh_view ai_usage_hourly}}
+from: ai_usage
+dirty: toStartOfHour(ts) AS hour
+keys: hour, org_id, service_name, environment, provider, request_model, operation, feature
+lookup: has
+append: same_line
+columns:
     hour, org_id, service_name, environment, provider, request_model, operation, feature,
     calls, errors, unpriced_calls,
     input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens,
     input_audio_tokens, output_audio_tokens, usage_details,
     cost_sum AS cost_usd, cost_breakdown, duration_ms_sum, duration_ms_quantiles,
     max_inserted_at,
-    now64(6) AS version,
-    toUInt8(calls = 0) AS is_deleted
-FROM
-(
-    SELECT
+fresh:
         toStartOfHour(ts) AS hour,
         org_id, service_name, environment, provider, request_model, operation, feature,
         count() AS calls,
         countIf(error_type != '') AS errors,
         countIf(cost_usd IS NULL) AS unpriced_calls,
-        sum(input_tokens) AS input_tokens,
-        sum(output_tokens) AS output_tokens,
-        sum(cache_read_tokens) AS cache_read_tokens,
-        sum(cache_write_tokens) AS cache_write_tokens,
-        sum(reasoning_tokens) AS reasoning_tokens,
-        sum(input_audio_tokens) AS input_audio_tokens,
-        sum(output_audio_tokens) AS output_audio_tokens,
+        {{sum input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens}}
+        {{sum input_audio_tokens, output_audio_tokens}}
         sumMap(usage_details) AS usage_details,
         sum(ifNull(cost_usd, toDecimal128(0, 18))) AS cost_sum,
         sumMap(cost_breakdown) AS cost_breakdown,
         sum(duration_ms) AS duration_ms_sum,
         quantilesTDigestState(0.5, 0.9, 0.95, 0.99)(duration_ms) AS duration_ms_quantiles,
         max(inserted_at) AS max_inserted_at
-    FROM {{database}}.ai_usage{{local}} FINAL
-    WHERE ts >= arrayMin(dirty_hours)
-      AND ts < arrayMax(dirty_hours) + INTERVAL 1 HOUR
-      AND has(dirty_hours, toStartOfHour(ts))
-    GROUP BY hour, org_id, service_name, environment, provider, request_model, operation, feature
-) AS fresh
-FULL OUTER JOIN
-(
-    SELECT hour, org_id, service_name, environment, provider, request_model, operation, feature
-    FROM {{database}}.ai_usage_hourly{{local}} FINAL
-    WHERE has(dirty_hours, hour)
-) AS previous
-USING (hour, org_id, service_name, environment, provider, request_model, operation, feature)
-SETTINGS join_use_nulls = 0;
+{{/refresh_view}}
 
 -- Daily refresh: runs after the hourly one and re-folds the days whose hourly rows changed
 -- (tombstones included: the dirty-day scan reads ai_usage_hourly without FINAL).
-CREATE MATERIALIZED VIEW IF NOT EXISTS {{database}}.ai_usage_daily_refresh{{on_cluster}}
-REFRESH EVERY {{refresh_seconds}} SECOND DEPENDS ON {{database}}.ai_usage_hourly_refresh
-APPEND TO {{database}}.ai_usage_daily{{local}}
-AS
-WITH
-    (SELECT max(max_version) FROM {{database}}.ai_usage_daily{{local}}) - INTERVAL {{watermark_lag_seconds}} SECOND AS since,
-    (SELECT groupUniqArray(toDate(hour)) FROM {{database}}.ai_usage_hourly{{local}} WHERE version > since) AS dirty_days
-SELECT
+{{#refresh_view ai_usage_daily}}
+from: ai_usage_hourly
+after: ai_usage_hourly_refresh
+dirty: toDate(hour) AS day
+keys: day, org_id, service_name, environment, provider, request_model, operation, feature
+lookup: has
+columns:
     day, org_id, service_name, environment, provider, request_model, operation, feature,
     calls, errors, unpriced_calls,
     input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens,
     input_audio_tokens, output_audio_tokens, usage_details,
     cost_usd, cost_breakdown, duration_ms_sum, duration_ms_quantiles,
     max_version,
-    now64(6) AS version,
-    toUInt8(calls = 0) AS is_deleted
-FROM
-(
-    SELECT
+fresh:
         toDate(hour) AS day,
         org_id, service_name, environment, provider, request_model, operation, feature,
-        sum(calls) AS calls,
-        sum(errors) AS errors,
-        sum(unpriced_calls) AS unpriced_calls,
-        sum(input_tokens) AS input_tokens,
-        sum(output_tokens) AS output_tokens,
-        sum(cache_read_tokens) AS cache_read_tokens,
-        sum(cache_write_tokens) AS cache_write_tokens,
-        sum(reasoning_tokens) AS reasoning_tokens,
-        sum(input_audio_tokens) AS input_audio_tokens,
-        sum(output_audio_tokens) AS output_audio_tokens,
+        {{sum calls, errors, unpriced_calls}}
+        {{sum input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens}}
+        {{sum input_audio_tokens, output_audio_tokens}}
         sumMap(usage_details) AS usage_details,
         sum(cost_usd) AS cost_usd,
         sumMap(cost_breakdown) AS cost_breakdown,
         sum(duration_ms_sum) AS duration_ms_sum,
         quantilesTDigestMergeState(0.5, 0.9, 0.95, 0.99)(duration_ms_quantiles) AS duration_ms_quantiles,
         max(version) AS max_version
-    FROM {{database}}.ai_usage_hourly{{local}} FINAL
-    WHERE hour >= toDateTime(arrayMin(dirty_days), 'UTC')
-      AND hour < toDateTime(arrayMax(dirty_days), 'UTC') + INTERVAL 1 DAY
-      AND has(dirty_days, toDate(hour))
-    GROUP BY day, org_id, service_name, environment, provider, request_model, operation, feature
-) AS fresh
-FULL OUTER JOIN
-(
-    SELECT day, org_id, service_name, environment, provider, request_model, operation, feature
-    FROM {{database}}.ai_usage_daily{{local}} FINAL
-    WHERE has(dirty_days, day)
-) AS previous
-USING (day, org_id, service_name, environment, provider, request_model, operation, feature)
-SETTINGS join_use_nulls = 0;
+{{/refresh_view}}
 
 -- The relations to query. FINAL collapses versions and drops tombstones.
 CREATE VIEW IF NOT EXISTS {{database}}.ai_usage_hourly_exact{{on_cluster}} AS

@@ -43,6 +43,7 @@
 -- The exact views read FINAL with do_not_merge_across_partitions_select_final: every table here is
 -- partitioned by a function of its time column, which is in its sorting key, so one group's
 -- versions never span partitions and partitions without overlapping parts are read as they are.
+-- {{#...}} blocks are macros: clickhouse/migrate.ts spells out the statements they expand to.
 
 DROP VIEW IF EXISTS {{database}}.ai_usage_daily_refresh{{on_cluster}};
 
@@ -91,8 +92,10 @@ PRIMARY KEY (hour, org_id, provider, request_model)
 ORDER BY (hour, org_id, provider, request_model, service_name, environment, operation, feature, priced_model);
 
 -- One latency digest per (hour, provider, model), merged from the fine groups of the copy above.
-CREATE TABLE IF NOT EXISTS {{database}}.ai_usage_latency_hourly{{local}}{{on_cluster}}
-(
+{{#rollup_table ai_usage_latency_hourly}}
+partition: toYYYYMM(hour)
+order: hour, provider, request_model
+columns:
     hour                  DateTime('UTC'),
     provider              LowCardinality(String),
     request_model         LowCardinality(String),
@@ -101,30 +104,23 @@ CREATE TABLE IF NOT EXISTS {{database}}.ai_usage_latency_hourly{{local}}{{on_clu
     duration_ms_quantiles AggregateFunction(quantilesTDigest(0.5, 0.9, 0.95, 0.99), Float64),
     -- Largest ai_usage_hourly_by_time.version folded into this row: the refresh watermark.
     max_version           DateTime64(6, 'UTC'),
-    version               DateTime64(6, 'UTC'),
-    is_deleted            UInt8
-)
-ENGINE = {{replicated}}ReplacingMergeTree({{replica_args}}version, is_deleted)
-PARTITION BY toYYYYMM(hour)
-ORDER BY (hour, provider, request_model);
+{{/rollup_table}}
 
+{{#each table in ai_usage_hourly_by_time, ai_usage_latency_hourly}}
 -- @cluster-only
-CREATE TABLE IF NOT EXISTS {{database}}.ai_usage_hourly_by_time{{on_cluster}} AS {{database}}.ai_usage_hourly_by_time_local
-ENGINE = Distributed('{{cluster}}', '{{database}}', 'ai_usage_hourly_by_time_local', rand());
-
--- @cluster-only
-CREATE TABLE IF NOT EXISTS {{database}}.ai_usage_latency_hourly{{on_cluster}} AS {{database}}.ai_usage_latency_hourly_local
-ENGINE = Distributed('{{cluster}}', '{{database}}', 'ai_usage_latency_hourly_local', rand());
+CREATE TABLE IF NOT EXISTS {{database}}.{{table}}{{on_cluster}} AS {{database}}.{{table}}_local
+ENGINE = Distributed('{{cluster}}', '{{database}}', '{{table}}_local', rand());
+{{/each}}
 
 -- Hourly refresh (0002's, plus priced_model and the new measures, a hash set for the dirty hours,
 -- and a watermark over the rows this version of the refresh wrote).
-CREATE MATERIALIZED VIEW IF NOT EXISTS {{database}}.ai_usage_hourly_refresh{{on_cluster}}
-REFRESH EVERY {{refresh_seconds}} SECOND APPEND TO {{database}}.ai_usage_hourly{{local}}
-AS
-WITH
-    (SELECT max(max_inserted_at) FROM {{database}}.ai_usage_hourly{{local}} WHERE rollup_version >= 4) - INTERVAL {{watermark_lag_seconds}} SECOND AS since,
-    (SELECT groupUniqArray(toStartOfHour(ts)) FROM {{database}}.ai_usage{{local}} WHERE inserted_at > since{{ttl_guard}}) AS dirty_hours
-SELECT
+{{#refresh_view ai_usage_hourly}}
+from: ai_usage AS u
+dirty: toStartOfHour(ts) AS hour
+keys: hour, org_id, service_name, environment, provider, request_model, operation, feature, priced_model
+rollup_version: 4
+append: same_line
+columns:
     hour, org_id, service_name, environment, provider, request_model, operation, feature, priced_model,
     calls, errors, unpriced_calls,
     input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens,
@@ -137,24 +133,14 @@ SELECT
     cache_read_priced_tokens, cache_read_paid_usd,
     duration_ms_sum, duration_ms_quantiles,
     max_inserted_at,
-    now64(6) AS version,
-    toUInt8(calls = 0) AS is_deleted,
-    toUInt8(4) AS rollup_version
-FROM
-(
-    SELECT
+fresh:
         toStartOfHour(ts) AS hour,
         org_id, service_name, environment, provider, request_model, operation, feature, priced_model,
         count() AS calls,
         countIf(error_type != '') AS errors,
         countIf(cost_usd IS NULL) AS unpriced_calls,
-        sum(input_tokens) AS input_tokens,
-        sum(output_tokens) AS output_tokens,
-        sum(cache_read_tokens) AS cache_read_tokens,
-        sum(cache_write_tokens) AS cache_write_tokens,
-        sum(reasoning_tokens) AS reasoning_tokens,
-        sum(input_audio_tokens) AS input_audio_tokens,
-        sum(output_audio_tokens) AS output_audio_tokens,
+        {{sum input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens}}
+        {{sum input_audio_tokens, output_audio_tokens}}
         sumMap(usage_details) AS usage_details,
         sum(ifNull(cost_usd, toDecimal128(0, 18))) AS cost_sum,
         sumMap(cost_breakdown) AS cost_breakdown,
@@ -168,22 +154,7 @@ FROM
         sum(duration_ms) AS duration_ms_sum,
         quantilesTDigestState(0.5, 0.9, 0.95, 0.99)(duration_ms) AS duration_ms_quantiles,
         max(inserted_at) AS max_inserted_at
-    FROM {{database}}.ai_usage{{local}} AS u FINAL
-    WHERE ts >= arrayMin(dirty_hours)
-      AND ts < arrayMax(dirty_hours) + INTERVAL 1 HOUR
-      AND toStartOfHour(ts) IN (SELECT arrayJoin(dirty_hours))
-    GROUP BY hour, org_id, service_name, environment, provider, request_model, operation, feature, priced_model
-) AS fresh
-FULL OUTER JOIN
-(
-    SELECT hour, org_id, service_name, environment, provider, request_model, operation, feature, priced_model
-    FROM {{database}}.ai_usage_hourly{{local}} FINAL
-    WHERE hour >= arrayMin(dirty_hours)
-      AND hour <= arrayMax(dirty_hours)
-      AND hour IN (SELECT arrayJoin(dirty_hours))
-) AS previous
-USING (hour, org_id, service_name, environment, provider, request_model, operation, feature, priced_model)
-SETTINGS join_use_nulls = 0;
+{{/refresh_view}}
 
 -- The copy ordered by time: every row (versions and tombstones) written to ai_usage_hourly since the
 -- last copy, with the same overlap as the other refreshes.
@@ -197,51 +168,27 @@ WHERE version > (SELECT max(version) FROM {{database}}.ai_usage_hourly_by_time{{
 
 -- Latency per (hour, provider, model): re-merges the hours whose copied rows changed, tombstones
 -- groups that vanished.
-CREATE MATERIALIZED VIEW IF NOT EXISTS {{database}}.ai_usage_latency_hourly_refresh{{on_cluster}}
-REFRESH EVERY {{refresh_seconds}} SECOND DEPENDS ON {{database}}.ai_usage_hourly_by_time_refresh
-APPEND TO {{database}}.ai_usage_latency_hourly{{local}}
-AS
-WITH
-    (SELECT max(max_version) FROM {{database}}.ai_usage_latency_hourly{{local}}) - INTERVAL {{watermark_lag_seconds}} SECOND AS since,
-    (SELECT groupUniqArray(hour) FROM {{database}}.ai_usage_hourly_by_time{{local}} WHERE version > since) AS dirty_hours
-SELECT
+{{#refresh_view ai_usage_latency_hourly}}
+from: ai_usage_hourly_by_time
+after: ai_usage_hourly_by_time_refresh
+dirty: hour
+keys: hour, provider, request_model
+columns:
     hour, provider, request_model, calls, duration_ms_sum, duration_ms_quantiles, max_version,
-    now64(6) AS version,
-    toUInt8(calls = 0) AS is_deleted
-FROM
-(
-    SELECT
+fresh:
         hour, provider, request_model,
-        sum(calls) AS calls,
-        sum(duration_ms_sum) AS duration_ms_sum,
+        {{sum calls, duration_ms_sum}}
         quantilesTDigestMergeState(0.5, 0.9, 0.95, 0.99)(duration_ms_quantiles) AS duration_ms_quantiles,
         max(version) AS max_version
-    FROM {{database}}.ai_usage_hourly_by_time{{local}} FINAL
-    WHERE hour >= arrayMin(dirty_hours)
-      AND hour <= arrayMax(dirty_hours)
-      AND hour IN (SELECT arrayJoin(dirty_hours))
-    GROUP BY hour, provider, request_model
-) AS fresh
-FULL OUTER JOIN
-(
-    SELECT hour, provider, request_model
-    FROM {{database}}.ai_usage_latency_hourly{{local}} FINAL
-    WHERE hour >= arrayMin(dirty_hours)
-      AND hour <= arrayMax(dirty_hours)
-      AND hour IN (SELECT arrayJoin(dirty_hours))
-) AS previous
-USING (hour, provider, request_model)
-SETTINGS join_use_nulls = 0;
+{{/refresh_view}}
 
 -- Daily refresh (0002's, plus priced_model and the new measures, hash sets, range-filtered previous rows).
-CREATE MATERIALIZED VIEW IF NOT EXISTS {{database}}.ai_usage_daily_refresh{{on_cluster}}
-REFRESH EVERY {{refresh_seconds}} SECOND DEPENDS ON {{database}}.ai_usage_hourly_refresh
-APPEND TO {{database}}.ai_usage_daily{{local}}
-AS
-WITH
-    (SELECT max(max_version) FROM {{database}}.ai_usage_daily{{local}}) - INTERVAL {{watermark_lag_seconds}} SECOND AS since,
-    (SELECT groupUniqArray(toDate(hour)) FROM {{database}}.ai_usage_hourly{{local}} WHERE version > since) AS dirty_days
-SELECT
+{{#refresh_view ai_usage_daily}}
+from: ai_usage_hourly
+after: ai_usage_hourly_refresh
+dirty: toDate(hour) AS day
+keys: day, org_id, service_name, environment, provider, request_model, operation, feature, priced_model
+columns:
     day, org_id, service_name, environment, provider, request_model, operation, feature, priced_model,
     calls, errors, unpriced_calls,
     input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens,
@@ -249,49 +196,20 @@ SELECT
     cost_usd, cost_breakdown, error_cost_usd, cache_saved_usd, cache_read_priced_tokens, cache_read_paid_usd,
     duration_ms_sum, duration_ms_quantiles,
     max_version,
-    now64(6) AS version,
-    toUInt8(calls = 0) AS is_deleted
-FROM
-(
-    SELECT
+fresh:
         toDate(hour) AS day,
         org_id, service_name, environment, provider, request_model, operation, feature, priced_model,
-        sum(calls) AS calls,
-        sum(errors) AS errors,
-        sum(unpriced_calls) AS unpriced_calls,
-        sum(input_tokens) AS input_tokens,
-        sum(output_tokens) AS output_tokens,
-        sum(cache_read_tokens) AS cache_read_tokens,
-        sum(cache_write_tokens) AS cache_write_tokens,
-        sum(reasoning_tokens) AS reasoning_tokens,
-        sum(input_audio_tokens) AS input_audio_tokens,
-        sum(output_audio_tokens) AS output_audio_tokens,
+        {{sum calls, errors, unpriced_calls}}
+        {{sum input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens}}
+        {{sum input_audio_tokens, output_audio_tokens}}
         sumMap(usage_details) AS usage_details,
         sum(cost_usd) AS cost_usd,
         sumMap(cost_breakdown) AS cost_breakdown,
-        sum(error_cost_usd) AS error_cost_usd,
-        sum(cache_saved_usd) AS cache_saved_usd,
-        sum(cache_read_priced_tokens) AS cache_read_priced_tokens,
-        sum(cache_read_paid_usd) AS cache_read_paid_usd,
-        sum(duration_ms_sum) AS duration_ms_sum,
+        {{sum error_cost_usd, cache_saved_usd, cache_read_priced_tokens, cache_read_paid_usd}}
+        {{sum duration_ms_sum}}
         quantilesTDigestMergeState(0.5, 0.9, 0.95, 0.99)(duration_ms_quantiles) AS duration_ms_quantiles,
         max(version) AS max_version
-    FROM {{database}}.ai_usage_hourly{{local}} FINAL
-    WHERE hour >= toDateTime(arrayMin(dirty_days), 'UTC')
-      AND hour < toDateTime(arrayMax(dirty_days), 'UTC') + INTERVAL 1 DAY
-      AND toDate(hour) IN (SELECT arrayJoin(dirty_days))
-    GROUP BY day, org_id, service_name, environment, provider, request_model, operation, feature, priced_model
-) AS fresh
-FULL OUTER JOIN
-(
-    SELECT day, org_id, service_name, environment, provider, request_model, operation, feature, priced_model
-    FROM {{database}}.ai_usage_daily{{local}} FINAL
-    WHERE day >= arrayMin(dirty_days)
-      AND day <= arrayMax(dirty_days)
-      AND day IN (SELECT arrayJoin(dirty_days))
-) AS previous
-USING (day, org_id, service_name, environment, provider, request_model, operation, feature, priced_model)
-SETTINGS join_use_nulls = 0;
+{{/refresh_view}}
 
 -- The relations to query (FINAL collapses versions and drops tombstones).
 CREATE OR REPLACE VIEW {{database}}.ai_usage_hourly_exact{{on_cluster}} AS

@@ -31,9 +31,12 @@
 -- backfill. Safe to re-run and to race: CREATE ... IF NOT EXISTS only ("already exists" from a
 -- racing migrator is tolerated by migrate.ts). Refresh order: clickhouse/migrate.ts
 -- ROLLUP_REFRESH_VIEWS.
+-- {{#...}} blocks are macros: clickhouse/migrate.ts spells out the statements they expand to.
 
-CREATE TABLE IF NOT EXISTS {{database}}.ai_usage_hourly_by_org_conversation{{local}}{{on_cluster}}
-(
+{{#rollup_table ai_usage_hourly_by_org_conversation}}
+partition: toYYYYMM(hour)
+order: org_id, hour, user_id, conversation_id
+columns:
     org_id            String,
     hour              DateTime('UTC'),
     user_id           String,
@@ -47,33 +50,21 @@ CREATE TABLE IF NOT EXISTS {{database}}.ai_usage_hourly_by_org_conversation{{loc
     models            Array(LowCardinality(String)),
     -- Largest ai_usage.inserted_at folded into this row: the refresh watermark.
     max_inserted_at   DateTime64(6, 'UTC'),
-    version           DateTime64(6, 'UTC'),
-    is_deleted        UInt8
-)
-ENGINE = {{replicated}}ReplacingMergeTree({{replica_args}}version, is_deleted)
-PARTITION BY toYYYYMM(hour)
-ORDER BY (org_id, hour, user_id, conversation_id);
+{{/rollup_table}}
 
 -- @cluster-only
 CREATE TABLE IF NOT EXISTS {{database}}.ai_usage_hourly_by_org_conversation{{on_cluster}} AS {{database}}.ai_usage_hourly_by_org_conversation_local
 ENGINE = Distributed('{{cluster}}', '{{database}}', 'ai_usage_hourly_by_org_conversation_local', rand());
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS {{database}}.ai_usage_hourly_by_org_conversation_refresh{{on_cluster}}
-REFRESH EVERY {{refresh_seconds}} SECOND
-APPEND TO {{database}}.ai_usage_hourly_by_org_conversation{{local}}
-AS
-WITH
-    (SELECT max(max_inserted_at) FROM {{database}}.ai_usage_hourly_by_org_conversation{{local}}) - INTERVAL {{watermark_lag_seconds}} SECOND AS since,
-    (SELECT groupUniqArray(toStartOfHour(ts)) FROM {{database}}.ai_usage{{local}} WHERE inserted_at > since{{ttl_guard}}) AS dirty_hours
-SELECT
+{{#refresh_view ai_usage_hourly_by_org_conversation}}
+from: ai_usage AS u
+dirty: toStartOfHour(ts) AS hour
+keys: org_id, hour, user_id, conversation_id
+columns:
     org_id, hour, user_id, conversation_id,
     calls, unpriced_calls, cost_usd, tokens, first_call, last_call, models,
     max_inserted_at,
-    now64(6) AS version,
-    toUInt8(calls = 0) AS is_deleted
-FROM
-(
-    SELECT
+fresh:
         org_id, toStartOfHour(ts) AS hour, user_id, conversation_id,
         count() AS calls,
         countIf(u.cost_usd IS NULL) AS unpriced_calls,
@@ -83,22 +74,7 @@ FROM
         max(u.ts) AS last_call,
         arraySort(groupUniqArray(u.request_model)) AS models,
         max(u.inserted_at) AS max_inserted_at
-    FROM {{database}}.ai_usage{{local}} AS u FINAL
-    WHERE ts >= arrayMin(dirty_hours)
-      AND ts < arrayMax(dirty_hours) + INTERVAL 1 HOUR
-      AND toStartOfHour(ts) IN (SELECT arrayJoin(dirty_hours))
-    GROUP BY org_id, hour, user_id, conversation_id
-) AS fresh
-FULL OUTER JOIN
-(
-    SELECT org_id, hour, user_id, conversation_id
-    FROM {{database}}.ai_usage_hourly_by_org_conversation{{local}} FINAL
-    WHERE hour >= arrayMin(dirty_hours)
-      AND hour <= arrayMax(dirty_hours)
-      AND hour IN (SELECT arrayJoin(dirty_hours))
-) AS previous
-USING (org_id, hour, user_id, conversation_id)
-SETTINGS join_use_nulls = 0;
+{{/refresh_view}}
 
 -- The relation to query (FINAL collapses versions and drops tombstones).
 CREATE VIEW IF NOT EXISTS {{database}}.ai_usage_hourly_by_org_conversation_exact{{on_cluster}} AS
@@ -114,8 +90,10 @@ SETTINGS do_not_merge_across_partitions_select_final = 1;
 -- with a price) or moved gets a tombstone through the FULL JOIN with the previous rows; and each
 -- re-folded hour writes one marker row (empty identity, is_deleted = 1: FINAL drops it) carrying the
 -- hour's largest inserted_at, so the watermark advances through hours without unpriced calls.
-CREATE TABLE IF NOT EXISTS {{database}}.ai_usage_unpriced{{local}}{{on_cluster}}
-(
+{{#rollup_table ai_usage_unpriced}}
+partition: toYYYYMM(hour)
+order: hour, ts, trace_id, span_id
+columns:
     hour              DateTime('UTC'),
     ts                DateTime64(6, 'UTC'),
     trace_id          String,
@@ -134,12 +112,7 @@ CREATE TABLE IF NOT EXISTS {{database}}.ai_usage_unpriced{{local}}{{on_cluster}}
     output_tokens     UInt64,
     error_type        LowCardinality(String),
     max_inserted_at   DateTime64(6, 'UTC'),
-    version           DateTime64(6, 'UTC'),
-    is_deleted        UInt8
-)
-ENGINE = {{replicated}}ReplacingMergeTree({{replica_args}}version, is_deleted)
-PARTITION BY toYYYYMM(hour)
-ORDER BY (hour, ts, trace_id, span_id);
+{{/rollup_table}}
 
 -- @cluster-only
 CREATE TABLE IF NOT EXISTS {{database}}.ai_usage_unpriced{{on_cluster}} AS {{database}}.ai_usage_unpriced_local
