@@ -56,6 +56,8 @@ export const DEFAULT_RETRY_BACKOFF_MULTIPLIER = 2;
 export const DEFAULT_RETRY_JITTER = 0.2;
 export const DEFAULT_RETRY_MAX_ATTEMPTS = 5;
 const WARN_INTERVAL_MS = 10_000;
+/** Insert bodies up to this size are built in one buffer kept for the next batch (no fresh pages per insert). */
+const KEEP_BODY_BYTES = 16 * 1024 * 1024;
 
 export interface RetryConfig {
   /** Delay before the first retry. Default 100 ms. */
@@ -212,6 +214,8 @@ export class BatchWriter {
   readonly #onReject: ((rows: UsageRow[], error: Error) => void) | undefined;
   readonly #settings: ClickHouseSettings;
   readonly #random: () => number;
+  /** Reused for insert bodies; dropped when an attempt is abandoned (the engine may still be reading it). */
+  #bodyScratch: Buffer | undefined;
 
   #queue: RowChunk[] = [];
   /** Rows accepted so far / rows whose fate is settled (written, rejected or dropped). */
@@ -524,7 +528,8 @@ export class BatchWriter {
   }
 
   async #insertWithRetry(chunks: readonly RowChunk[]): Promise<Outcome> {
-    const body = insertBody(chunks);
+    const body = insertBody(chunks, this.#bodyScratch);
+    this.#bodyScratch = body.buffer.byteLength <= KEEP_BODY_BYTES ? Buffer.from(body.buffer) : undefined;
     // Same token on every attempt: an attempt that landed but lost its response is not written twice.
     const token = batchToken(chunks);
     const settings: ClickHouseSettings = {
@@ -536,18 +541,22 @@ export class BatchWriter {
     };
     for (let attempt = 1; ; attempt++) {
       const started = performance.now();
+      const timeout = AbortSignal.timeout(this.#insertTimeoutMs);
       try {
         const result = await this.#client.exec({
           query: this.#statement,
           values: Readable.from([body]),
           clickhouse_settings: settings,
-          abort_signal: AbortSignal.timeout(this.#insertTimeoutMs),
+          abort_signal: timeout,
         });
         await drain(result.stream);
         this.stats.lastInsertLatencyMs = performance.now() - started;
         return { ok: true };
       } catch (err) {
         this.stats.lastInsertLatencyMs = performance.now() - started;
+        // An abandoned attempt may still be reading the body (chDB finishes an insert it started):
+        // the next batch gets a buffer of its own. This batch's retries send the same bytes anyway.
+        if (timeout.aborted) this.#bodyScratch = undefined;
         const error = toError(err);
         const kind = classifyInsertError(err);
         if (kind !== 'retryable') return { ok: false, kind, error };

@@ -54,11 +54,16 @@ export function countLines(bytes: Uint8Array): number {
   return n;
 }
 
-/** One insert body: the chunks' lines, each ended by '\n'. */
-export function insertBody(chunks: readonly RowChunk[]): Buffer {
+/**
+ * One insert body: the chunks' lines, each ended by '\n'. Written into `scratch` when it is large
+ * enough, else into a new buffer with a quarter to spare (the next batch may be a little larger);
+ * either way a view on a buffer of its own (never Buffer's shared pool), so it can be reused.
+ */
+export function insertBody(chunks: readonly RowChunk[], scratch?: Buffer): Buffer {
   let length = 0;
   for (const c of chunks) length += c.bytes.byteLength + 1;
-  const body = Buffer.allocUnsafe(length);
+  const into = scratch && scratch.byteLength >= length ? scratch : Buffer.allocUnsafeSlow(Math.ceil(length * 1.25));
+  const body = into.subarray(0, length);
   let at = 0;
   for (const c of chunks) {
     body.set(c.bytes, at);
