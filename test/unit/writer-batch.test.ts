@@ -103,6 +103,36 @@ describe('BatchWriter', () => {
     await writer.shutdown();
   });
 
+  test('insert bodies reuse one buffer, except after an attempt abandoned at its timeout (the engine may still read it)', async () => {
+    const buffers: ArrayBufferLike[] = [];
+    let hang = false;
+    const client: InsertClient = {
+      exec: (async (params: { values?: Readable; abort_signal?: AbortSignal }) => {
+        for await (const chunk of params.values as Readable) buffers.push((chunk as Buffer).buffer);
+        if (hang) {
+          hang = false;
+          await new Promise((_, reject) => params.abort_signal!.addEventListener('abort', () => reject(new Error('timed out'))));
+        }
+        return { stream: Readable.from([]), query_id: 'q', response_headers: {} };
+      }) as unknown as InsertClient['exec'],
+    };
+    const writer = new BatchWriter(client, { insertTimeoutMs: 20, retry: fast, meter: false });
+    const send = async (from: number) => {
+      writer.enqueue(rows(3, from));
+      await writer.flush();
+    };
+    await send(0);
+    await send(10);
+    expect(buffers[1]).toBe(buffers[0]);
+    hang = true;
+    await send(20); // times out once, then the retry sends the same bytes
+    expect(buffers[3]).toBe(buffers[2]);
+    await send(30);
+    expect(buffers[4]).not.toBe(buffers[2]);
+    expect(writer.stats).toMatchObject({ writtenRows: 12, retriedBatches: 1, droppedRows: 0 });
+    await writer.shutdown();
+  });
+
   test('the flush interval sends partial batches', async () => {
     const { client, stored } = fakeClient();
     const writer = new BatchWriter(client, { flushIntervalMs: 20, meter: false });
