@@ -2,7 +2,7 @@
  * bench/exporter: the in-process exporter (GenAiLedgerExporter) against its limits and against
  * what it replaces, each figure as a ratio to a baseline measured in the same run (issue 3).
  *
- *   npm run bench:exporter [-- --only e2e,single,app,rss --rounds 3 --e2e-spans 200000
+ *   npm run bench:exporter [-- --only e2e,single,app,rss --rounds 7 --e2e-spans 200000
  *                              --single-rows 1000 --app-spans 100000 --spans 1000000 [--unpaced]]
  *
  * 1. e2e     finished spans → rows committed in the embedded ClickHouse through the exporter
@@ -23,6 +23,8 @@
  *            Also printed: export() alone, the extra GC pauses, and the mapping stages timed on
  *            their own (they run on the mapping thread; `--in-thread` maps on the app's thread).
  *            Where the time goes: node --cpu-prof --import tsx bench/exporter.ts --only app
+ *            Medians of 7 rounds by default: on a 2-core machine single rounds of either side vary
+ *            by ±20 % (the mapping thread and the engine share the other core).
  * 4. rss     1M spans through provider → processor → exporter → ClickHouse in a child process
  *            with its own store: peak RSS, and RSS after 100k vs after 1M spans (plateau).
  *            The loop is paced to the store: it waits while the mapping thread and the writer hold
@@ -63,7 +65,7 @@ import { generateSpans } from './support/traffic.js';
 const { values: args } = parseArgs({
   options: {
     only: { type: 'string', default: 'e2e,single,app,rss' },
-    rounds: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '7' },
     'e2e-spans': { type: 'string', default: '200000' },
     'single-rows': { type: 'string', default: '1000' },
     'app-spans': { type: 'string', default: '100000' },
