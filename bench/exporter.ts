@@ -23,6 +23,9 @@
  *            Also printed: export() alone, the extra GC pauses, and the mapping stages timed on
  *            their own (they run on the mapping thread; `--in-thread` maps on the app's thread).
  *            Where the time goes: node --cpu-prof --import tsx bench/exporter.ts --only app
+ *            Also, as info, the no-op rounds once more next to a thread keeping the other core busy
+ *            (allocating and serializing, as the mapping thread does): on a 2-core machine that alone
+ *            slows the app thread's own code, so it tells the exporter's work from the contention.
  *            Medians of 7 rounds by default: on a 2-core machine single rounds of either side vary
  *            by ±20 % (the mapping thread and the engine share the other core).
  * 4. rss     1M spans through provider → processor → exporter → ClickHouse in a child process
@@ -44,6 +47,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { setImmediate as yieldToLoop, setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { parseArgs } from 'node:util';
 import { performance, PerformanceObserver } from 'node:perf_hooks';
 import { context, trace, type Attributes, type Context, type SpanKind } from '@opentelemetry/api';
@@ -112,6 +116,24 @@ function mainThreadCpuMs(): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * A thread that keeps another core busy as the mapping thread does (allocating, serializing),
+ * for no-op rounds that see the same contention as the ledger's. Resolves once it runs.
+ */
+async function startHog(): Promise<Worker> {
+  const hog = new Worker(
+    `const { parentPort } = require('node:worker_threads');
+     parentPort.postMessage('running');
+     for (;;) {
+       const rows = [];
+       for (let i = 0; i < 2000; i++) rows.push(JSON.stringify({ i, model: 'gpt-4o-mini-' + (i % 7), tokens: [i, 2 * i, 3 * i], cost: (i / 7).toFixed(9) }));
+     }`,
+    { eval: true },
+  );
+  await new Promise((resolve) => hog.once('message', resolve));
+  return hog;
 }
 
 /** An exporter that accepts and forgets: the SDK's own cost only. */
@@ -300,16 +322,17 @@ async function benchAppThread(client: ClickHouseClient, prices: PriceBook): Prom
   const ledgerExporter = new GenAiLedgerExporter({ client, database: DATABASE, prices, migrate: false, mappingThread: !args['in-thread'] });
   await ledgerExporter.ready();
   const ledger = new TimedExporter(ledgerExporter);
-  const providers = { noop: newProvider(noop), ledger: newProvider(ledger) };
-  const timed = { noop, ledger };
+  const busy = new TimedExporter(new NoopExporter());
+  const providers = { noop: newProvider(noop), ledger: newProvider(ledger), busy: newProvider(busy) };
+  const timed = { noop, ledger, busy };
   out(`\n[3] app thread: ${n} AI spans (startSpan + setAttributes + end) through NodeTracerProvider + BatchSpanProcessor; ` +
     `chunks of ${APP_CHUNK}, await setImmediate between; ${ROUNDS} rounds alternating (+1 warm-up); ` +
     `mapping on ${args['in-thread'] ? "the app's thread" : 'the mapping thread'}`);
 
-  const ms = { noop: [] as number[], ledger: [] as number[] };
-  const exportMs = { noop: [] as number[], ledger: [] as number[] };
-  const cpuMs = { noop: [] as number[], ledger: [] as number[] };
-  const gcMs = { noop: [] as number[], ledger: [] as number[] };
+  const ms = { noop: [] as number[], ledger: [] as number[], busy: [] as number[] };
+  const exportMs = { noop: [] as number[], ledger: [] as number[], busy: [] as number[] };
+  const cpuMs = { noop: [] as number[], ledger: [] as number[], busy: [] as number[] };
+  const gcMs = { noop: [] as number[], ledger: [] as number[], busy: [] as number[] };
   let gcTotal = 0;
   const gcObserver = new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) gcTotal += entry.duration;
@@ -318,8 +341,10 @@ async function benchAppThread(client: ClickHouseClient, prices: PriceBook): Prom
   let drainMs = 0;
   const drainActiveMs: number[] = [];
   for (let round = 0; round <= ROUNDS; round++) {
-    const order = round % 2 === 0 ? (['noop', 'ledger'] as const) : (['ledger', 'noop'] as const);
+    const ways = ['noop', 'ledger', 'busy'] as const;
+    const order = [0, 1, 2].map((i) => ways[(i + round) % 3]!);
     for (const way of order) {
+      const hog = way === 'busy' ? await startHog() : undefined;
       timed[way].reset();
       const received = ledgerExporter.stats()!.spansReceived;
       const gc0 = gcTotal;
@@ -328,6 +353,7 @@ async function benchAppThread(client: ClickHouseClient, prices: PriceBook): Prom
       await makeSpans(providers[way], shapes, n, APP_CHUNK);
       await providers[way].forceFlush();
       let elapsed = performance.now() - started;
+      await hog?.terminate();
       await yieldToLoop(); // delivers the round's gc entries
       const gc = gcTotal - gc0;
       if (timed[way].spans !== n) throw new Error(`${way}: ${timed[way].spans} spans exported, expected ${n} (BatchSpanProcessor dropped some)`);
@@ -354,7 +380,7 @@ async function benchAppThread(client: ClickHouseClient, prices: PriceBook): Prom
     }
   }
   gcObserver.disconnect();
-  await Promise.all([providers.noop.shutdown(), providers.ledger.shutdown()]);
+  await Promise.all([providers.noop.shutdown(), providers.ledger.shutdown(), providers.busy.shutdown()]);
   const perSpan = (t: number) => `${(t * 1000 / n).toFixed(2)} µs/span`;
   out(`    rounds (ms) no-op ${ms.noop.map((m) => m.toFixed(0)).join(', ')}; ledger ${ms.ledger.map((m) => m.toFixed(0)).join(', ')}; ` +
     `rows written ≤ ${drainMs.toFixed(0)} ms after the last span, the app's thread busy ${drainActiveMs.map((m) => m.toFixed(0)).join(', ')} ms of it (counted)`);
@@ -369,6 +395,11 @@ async function benchAppThread(client: ClickHouseClient, prices: PriceBook): Prom
     out(`    app thread CPU (ms) no-op ${cpuMs.noop.map((m) => m.toFixed(0)).join(', ')}; ledger ${cpuMs.ledger.map((m) => m.toFixed(0)).join(', ')}`);
     printFigure('app thread CPU, BatchSpanProcessor(no-op) (baseline)', perSpan(median(cpuMs.noop)), 1, '-');
     printFigure('app thread CPU, BatchSpanProcessor(GenAiLedgerExporter)', perSpan(median(cpuMs.ledger)), median(cpuMs.ledger) / median(cpuMs.noop), '≤ 1.2');
+    // The mapping thread and the engine keep the other core busy, which slows the app thread's own
+    // code too (shared caches, memory bandwidth): the no-op rounds again, next to a busy thread.
+    out(`    app thread CPU (ms) no-op with the other core busy ${cpuMs.busy.map((m) => m.toFixed(0)).join(', ')}`);
+    printFigure('  no-op, another thread busy meanwhile (contention only)', perSpan(median(cpuMs.busy)), median(cpuMs.busy) / median(cpuMs.noop), 'info');
+    printFigure('  GenAiLedgerExporter against that', perSpan(median(cpuMs.ledger)), median(cpuMs.ledger) / median(cpuMs.busy), 'info');
   }
   printFigure('  GenAiLedgerExporter.export() alone', perSpan(median(exportMs.ledger)), median(exportMs.ledger) / noopMs, 'info: vs no-op total');
   const extraGc = median(gcMs.ledger) - median(gcMs.noop);
