@@ -9,7 +9,7 @@ import { loadPriceBook, type PriceBook } from './pricing/index.js';
 import type { SpanRecord } from './span-record.js';
 import { BatchWriter, createWriterStats, type BatchWriterConfig, type WriterStats } from './writer/batch-writer.js';
 import { serializeRows } from './writer/serialize.js';
-import type { RowChunk } from './writer/row-chunk.js';
+import { chunkOfLines, type RowChunk } from './writer/row-chunk.js';
 import type { UsageRow } from './usage-row.js';
 import { DeadLetterFile, DEAD_LETTER_FILE, type DeadLetterOptions, type DeadLetterStats } from './dead-letter.js';
 import { DEFAULT_MAX_RECORD_BYTES, DEFAULT_MAX_RECORD_ROWS, Spool, type SpoolOptions, type SpoolStats } from './spool/spool.js';
@@ -203,8 +203,8 @@ export class Ledger {
   async ingestDurable(spans: readonly SpanRecord[], orgId?: string): Promise<IngestResult> {
     if (!this.durability) return { ...this.ingest(spans, orgId), durable: false };
     const result = this.#map(spans, orgId);
-    const lines = this.#serialize(result.rows);
-    if (lines.length > 0) await this.durability.spool.append(lines);
+    const chunk = this.#serialize(result.rows);
+    if (chunk.rows > 0) await this.durability.spool.append(chunk);
     return {
       rows: result.rows.length, skipped: result.skipped, malformed: result.malformed,
       dropped: 0, errors: result.errors, durable: true,
@@ -241,15 +241,14 @@ export class Ledger {
   }
 
   /** Non-durable ingest with a spool: submitted, not awaited (a full spool drops and counts them). Returns the rows dropped at once. */
-  #submit(rows: RowChunk | string[]): number {
-    const count = 'bytes' in rows ? rows.rows : rows.length;
-    if (count === 0) return 0;
+  #submit(chunk: RowChunk): number {
+    if (chunk.rows === 0) return 0;
     try {
-      this.durability!.spool.submit(rows).catch((error: unknown) => this.#lost(count, error));
+      this.durability!.spool.submit(chunk).catch((error: unknown) => this.#lost(chunk.rows, error));
       return 0;
     } catch (error) {
-      this.#lost(count, error);
-      return count;
+      this.#lost(chunk.rows, error);
+      return chunk.rows;
     }
   }
 
@@ -265,11 +264,11 @@ export class Ledger {
     return result;
   }
 
-  /** Rows → JSONCompactEachRow lines; a row that cannot be serialized is rejected (dead letter). */
-  #serialize(rows: UsageRow[]): string[] {
+  /** Rows → a chunk of JSONCompactEachRow lines; a row that cannot be serialized is rejected (dead letter). */
+  #serialize(rows: UsageRow[]): RowChunk {
     const { lines, unserializable } = serializeRows(rows);
     for (const { row, reason } of unserializable) this.#unserializable(row, new Error(reason));
-    return lines;
+    return chunkOfLines(lines);
   }
 
   #unserializable(row: UsageRow, error: Error): void {
