@@ -7,11 +7,18 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { diag, DiagLogLevel, type DiagLogger } from '@opentelemetry/api';
 import { createStoreClient, parseStore, StoreError } from '../../clickhouse/store.js';
+import { BatchWriter } from '../../exporter/writer/batch-writer.js';
+import { chunkOfLines } from '../../exporter/writer/row-chunk.js';
+import { insertStatement, serializeRow } from '../../exporter/writer/serialize.js';
+import { usageRow } from '../support/store.js';
 
 interface Seen {
   query: string;
   database: string | null;
   auth: string | undefined;
+  /** The request body when the statement came in the URL (an insert's rows). */
+  body: string;
+  params: URLSearchParams;
 }
 
 let server: Server;
@@ -28,8 +35,9 @@ async function body(req: IncomingMessage): Promise<string> {
 beforeAll(async () => {
   server = createServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
-    const query = url.searchParams.get('query') ?? (await body(req));
-    seen.push({ query, database: url.searchParams.get('database'), auth: req.headers.authorization });
+    const text = await body(req);
+    const query = url.searchParams.get('query') ?? text;
+    seen.push({ query, database: url.searchParams.get('database'), auth: req.headers.authorization, body: url.searchParams.has('query') ? text : '', params: url.searchParams });
     if (refuseCreate && query.startsWith('CREATE DATABASE')) {
       res.writeHead(403, { 'X-ClickHouse-Exception-Code': '497' });
       res.end('Code: 497. DB::Exception: alice: Not enough privileges. (ACCESS_DENIED)\n');
@@ -55,6 +63,24 @@ describe('createStoreClient (http)', () => {
     ]);
     const basic = `Basic ${Buffer.from('alice:p@ss').toString('base64')}`;
     expect(seen.every((s) => s.auth === basic)).toBe(true);
+  });
+
+  test("the writer's insert: the rows' bytes as the body, the dedup token and async_insert=0 as settings", async () => {
+    seen.length = 0;
+    const client = await createStoreClient(parseStore(`http://alice:secret@127.0.0.1:${port}/ledger`), { ensureDatabase: false });
+    const writer = new BatchWriter(client, { table: 'ledger.ai_usage', meter: false });
+    const lines = [usageRow(1), usageRow(2), usageRow(3, { feature: 'é 🙂' })].map(serializeRow);
+    writer.enqueueChunk(chunkOfLines(lines.slice(0, 2), true));
+    writer.enqueueChunk(chunkOfLines(lines.slice(2), true));
+    await writer.flush();
+    await writer.shutdown();
+    await client.close();
+    expect(seen).toHaveLength(1);
+    expect(seen[0]!.query).toBe(insertStatement('ledger.ai_usage'));
+    expect(seen[0]!.body).toBe(`${lines.join('\n')}\n`);
+    expect(seen[0]!.params.get('insert_deduplication_token')).toMatch(/^[0-9a-f]{64}$/);
+    expect(seen[0]!.params.get('async_insert')).toBe('0');
+    expect(writer.stats).toMatchObject({ writtenRows: 3, droppedRows: 0 });
   });
 
   test('a refused CREATE DATABASE (no grant) is not fatal', async () => {
