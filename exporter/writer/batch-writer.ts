@@ -13,7 +13,8 @@
  *   retried with exponential backoff and jitter, up to `retry.maxAttempts` attempts; then the
  *   batch is dropped and counted (`failedBatches`, `droppedRows`).
  * - Every attempt of a batch carries the same `insert_deduplication_token` (a sha256 of the
- *   batch's chunks, batchToken), so an attempt that actually landed before its response was lost is not written twice.
+ *   batch's chunks, batchToken), so an attempt that actually landed before its response was lost
+ *   is not written twice.
  *   (ai_usage enables that for the non-replicated engine with non_replicated_deduplication_window.)
  *   Duplicates that arrive any other way collapse in ai_usage itself (ReplacingMergeTree).
  * - A batch refused for a non-retryable, row-level reason (a value that does not parse) is split
@@ -286,7 +287,7 @@ export class BatchWriter {
     }
     const { lines, unserializable } = serialized;
     for (const { row, reason } of unserializable) this.#reject([row], new Error(reason));
-    return this.enqueueChunk(chunkOfLines(lines), options, unserializable.length);
+    return this.#enqueueChunk(chunkOfLines(lines), options, unserializable.length);
   }
 
   /**
@@ -299,10 +300,14 @@ export class BatchWriter {
 
   /**
    * Queues a chunk of serialized rows (made on the mapping thread, or read from a spool) as it
-   * is: its bytes are what the insert sends. Same contract as enqueue; `rejected` rows of the
-   * same call were already refused by the caller (they count in the call's outcome).
+   * is: its bytes are what the insert sends. Same contract as enqueue.
    */
-  enqueueChunk(chunk: RowChunk, options?: EnqueueOptions, rejected = 0): number {
+  enqueueChunk(chunk: RowChunk, options?: EnqueueOptions): number {
+    return this.#enqueueChunk(chunk, options, 0);
+  }
+
+  /** `rejected`: rows of the same call its caller refused already (they count in the call's outcome). */
+  #enqueueChunk(chunk: RowChunk, options: EnqueueOptions | undefined, rejected: number): number {
     let accepted = 0;
     const durable = options?.durable === true;
     const ticket: Ticket | undefined = options && (options.onSettled || durable)
