@@ -351,7 +351,7 @@ const NOT_SET_BY_CHDB = new Set([
   'http_native_compression_disable_checksumming_on_decompress',
 ]);
 
-/** `INSERT INTO <table> (<columns>) FORMAT <format>` with its body in `values`, as the BatchWriter and the client's insert send it. */
+/** `INSERT INTO <table> (<columns>) FORMAT <format>` with its body in `values`: how the BatchWriter inserts. */
 const INSERT_WITH_BODY = /^INSERT INTO ([\w.]+) \(([\w, ]+)\) FORMAT (JSONCompactEachRow|JSONEachRow|TabSeparated|TSV|CSV)$/;
 
 type RawInsert = (params: { table: string; columns: string[]; format: string; values: Buffer; settings: Record<string, string | number | boolean>; signal?: AbortSignal }) => Promise<unknown>;
