@@ -314,7 +314,16 @@ async function benchEndToEnd(client: ClickHouseClient, prices: PriceBook, sectio
 // ---------------------------------------------------------------------------------------------
 // 3: the app's thread
 
+/** Waits (30 s at most) until the engine runs no merge: [3] must not share the machine with [1]'s leftovers. */
+async function quiet(client: ClickHouseClient): Promise<void> {
+  for (const deadline = Date.now() + 30_000; Date.now() < deadline; await sleep(200)) {
+    const rs = await client.query({ query: 'SELECT count() AS n FROM system.merges', format: 'JSONEachRow' });
+    if (Number((await rs.json<{ n: string }>())[0]!.n) === 0) return;
+  }
+}
+
 async function benchAppThread(client: ClickHouseClient, prices: PriceBook): Promise<void> {
+  await quiet(client);
   installContextManager();
   const n = Number(args['app-spans']);
   const shapes = shapesOf(generateSpans({ spans: 10_000, aiShare: 1, seed: 7 }));
