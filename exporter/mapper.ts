@@ -57,20 +57,7 @@ export type PricedCall = Pick<PriceQuote, 'costUsd' | 'breakdown' | 'pricedModel
 
 /** The usage a price book quotes: the details plus every token kind under the catalog's usage keys. */
 export function pricingUsage(tokens: CallTokens, details: Readonly<Record<string, number>>): PricingUsage {
-  if (!hasKeys(details)) {
-    // The common case (no billed units besides tokens): a literal, without spreading an empty object.
-    return {
-      input_tokens: tokens.input,
-      output_tokens: tokens.output,
-      cache_read_tokens: tokens.cacheRead,
-      cache_write_tokens: tokens.cacheWrite,
-      output_reasoning_tokens: tokens.reasoning,
-      input_audio_tokens: tokens.inputAudio,
-      output_audio_tokens: tokens.outputAudio,
-    };
-  }
-  return {
-    ...details,
+  const usage = {
     input_tokens: tokens.input,
     output_tokens: tokens.output,
     cache_read_tokens: tokens.cacheRead,
@@ -79,6 +66,8 @@ export function pricingUsage(tokens: CallTokens, details: Readonly<Record<string
     input_audio_tokens: tokens.inputAudio,
     output_audio_tokens: tokens.outputAudio,
   };
+  // The common case (no billed units besides tokens) spreads nothing; token kinds win over details.
+  return hasKeys(details) ? { ...details, ...usage } : usage;
 }
 
 /**
