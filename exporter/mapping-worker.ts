@@ -10,12 +10,15 @@ import type { MappedBatch } from './ledger.js';
 import { UsageMapper, type MapperOptions } from './mapper.js';
 import { loadPriceBook, type LoadPriceBookOptions } from './pricing/index.js';
 import { SpanWire, type WireBatch } from './span-wire.js';
+import { niceThisThread } from './thread-priority.js';
 import { chunkOfLines } from './writer/row-chunk.js';
 import { serializeRows } from './writer/serialize.js';
 
 export interface MappingWorkerData {
   mapper: Omit<MapperOptions, 'prices'>;
   prices: LoadPriceBookOptions;
+  /** This thread's nice value (Linux); 0 leaves it at the app's priority. */
+  nice: number;
 }
 
 export interface MappingRequest {
@@ -26,7 +29,8 @@ export interface MappingRequest {
 /** `ready` once the price book is loaded, then one answer per batch. */
 export type MappingReply = { ready: true } | { id: number; mapped: MappedBatch } | { id: number; error: string };
 
-const { mapper: options, prices } = workerData as MappingWorkerData;
+const { mapper: options, prices, nice } = workerData as MappingWorkerData;
+if (nice !== 0) niceThisThread(nice);
 const wire = new SpanWire(options);
 const port = parentPort!;
 const ready = loadPriceBook(prices).then((book) => new UsageMapper({ ...options, prices: book }));

@@ -18,6 +18,11 @@ export interface GenAiLedgerExporterOptions extends LedgerOptions {
   mappingThread?: boolean;
   /** Spans handed to the mapping thread and not yet mapped, at most; more are dropped and counted. Default 100 000. */
   maxSpansInFlight?: number;
+  /**
+   * The mapping thread's nice value on Linux (0 to 19; elsewhere ignored). Default 10: when the
+   * CPUs are busy, the app's threads run before the ledger's mapping; 0 runs it at the app's priority.
+   */
+  mappingThreadNice?: number;
 }
 
 export const DEFAULT_MAX_PENDING_SPANS = 10_000;

@@ -1,8 +1,9 @@
 /**
  * MappingThread: the real worker maps a batch as the app's thread would; a worker that fails
  * answers every batch in flight with the error (nothing thrown, nothing left waiting) and stays
- * failed; an idle worker does not keep the process alive.
+ * failed; an idle worker does not keep the process alive; on Linux it runs at its own nice value.
  */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { generateSpans } from '../../bench/support/traffic.js';
@@ -27,6 +28,17 @@ async function until(condition: () => boolean, ms = 20_000): Promise<void> {
     if (Date.now() > deadline) throw new Error('timed out');
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/** Nice value of each of this process's threads (Linux), by thread id. */
+function threadNices(): Map<number, number> {
+  const nices = new Map<number, number>();
+  for (const tid of readdirSync('/proc/self/task')) {
+    const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+    // Fields after the `(comm)`: state is field 3, nice field 19.
+    nices.set(Number(tid), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]));
+  }
+  return nices;
 }
 
 /** A stand-in worker: says it is ready, then dies on the first batch. */
@@ -77,5 +89,18 @@ describe('MappingThread', () => {
   it('is not started for a price book made in code', async () => {
     const book = await loadPriceBook();
     expect(MappingThread.start({ prices: { ...book, quote: book.quote.bind(book), listPrices: book.listPrices.bind(book), describe: book.describe.bind(book), loadOptions: undefined } })).toBeUndefined();
+  });
+
+  it.runIf(existsSync('/proc/thread-self'))('runs at nice 10 by default, or mappingThreadNice, leaving the app\'s threads as they were', async () => {
+    for (const [options, nice] of [[{}, 10], [{ mappingThreadNice: 4 }, 4]] as const) {
+      const before = threadNices();
+      const thread = MappingThread.start(options)!;
+      await until(() => thread.ready);
+      const after = threadNices();
+      const added = [...after].filter(([tid]) => !before.has(tid)).map(([, n]) => n);
+      expect(added).toContain(nice);
+      for (const [tid, n] of before) if (after.has(tid)) expect(after.get(tid)).toBe(n);
+      await thread.close();
+    }
   });
 });

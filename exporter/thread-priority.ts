@@ -1,0 +1,20 @@
+/**
+ * The calling thread's CPU priority. Linux schedules threads on their own: a thread's nice value
+ * (`setpriority` on its thread id) lowers it alone, and any process may raise its own threads'
+ * nice values. Elsewhere a nice value is the whole process's, so nothing is changed there.
+ */
+import { readlinkSync } from 'node:fs';
+import { setPriority } from 'node:os';
+
+/** Sets the calling thread's nice value (Linux); false when it cannot (another OS, or refused). */
+export function niceThisThread(nice: number): boolean {
+  try {
+    // `/proc/thread-self` → `<pid>/task/<tid>`: the thread id, where setPriority(0) would mean the process on other systems.
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    if (!Number.isInteger(tid) || tid <= 0) return false;
+    setPriority(tid, nice);
+    return true;
+  } catch {
+    return false;
+  }
+}
