@@ -58,6 +58,7 @@ import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { GenAiLedgerExporter } from '../exporter/span-exporter.js';
 import { UsageMapper } from '../exporter/mapper.js';
+import { DEFAULT_MAPPING_THREAD_NICE } from '../exporter/mapping-thread.js';
 import { loadPriceBook, type PriceBook } from '../exporter/pricing/index.js';
 import { fromReadableSpan } from '../exporter/readable-span.js';
 import { SpanWire } from '../exporter/span-wire.js';
@@ -336,7 +337,7 @@ async function benchAppThread(client: ClickHouseClient, prices: PriceBook): Prom
   const timed = { noop, ledger, busy };
   out(`\n[3] app thread: ${n} AI spans (startSpan + setAttributes + end) through NodeTracerProvider + BatchSpanProcessor; ` +
     `chunks of ${APP_CHUNK}, await setImmediate between; ${ROUNDS} rounds alternating (+1 warm-up); ` +
-    `mapping on ${args['in-thread'] ? "the app's thread" : 'the mapping thread'}`);
+    `mapping on ${args['in-thread'] ? "the app's thread" : `the mapping thread (nice ${DEFAULT_MAPPING_THREAD_NICE} on Linux)`}`);
 
   const ms = { noop: [] as number[], ledger: [] as number[], busy: [] as number[] };
   const exportMs = { noop: [] as number[], ledger: [] as number[], busy: [] as number[] };
