@@ -26,6 +26,8 @@
  *            Also, as info, the no-op rounds once more next to a thread keeping the other core busy
  *            (allocating and serializing, as the mapping thread does): on a 2-core machine that alone
  *            slows the app thread's own code, so it tells the exporter's work from the contention.
+ *            Also, as info, the ledger with its store over HTTP (a sink process answering 200 stands
+ *            in for a ClickHouse server): the app's cost when the engine is not in its process.
  *            Medians of 7 rounds by default: on a 2-core machine single rounds of either side vary
  *            by ±20 % (the mapping thread and the engine share the other core).
  * 4. rss     1M spans through provider → processor → exporter → ClickHouse in a child process
@@ -135,6 +137,24 @@ async function startHog(): Promise<Worker> {
   );
   await new Promise((resolve) => hog.once('message', resolve));
   return hog;
+}
+
+/**
+ * A stand-in for a ClickHouse server (another process): answers every request 200 once its body
+ * is read. The ledger over HTTP then costs the app's process what it would against a real server.
+ */
+async function startSink(): Promise<{ url: string; stop: () => void }> {
+  const child = spawn(process.execPath, ['-e', `
+    const server = require('node:http').createServer((req, res) => {
+      req.resume();
+      req.on('end', () => { res.writeHead(200, { 'Content-Type': 'text/plain' }); res.end(''); });
+    });
+    server.listen(0, '127.0.0.1', () => console.log(server.address().port));`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<string>((resolve, reject) => {
+    child.stdout!.once('data', (data: Buffer) => resolve(String(data).trim()));
+    child.once('exit', (code) => reject(new Error(`sink exited with code ${code}`)));
+  });
+  return { url: `http://127.0.0.1:${port}/${DATABASE}`, stop: () => child.kill() };
 }
 
 /** An exporter that accepts and forgets: the SDK's own cost only. */
@@ -333,16 +353,22 @@ async function benchAppThread(client: ClickHouseClient, prices: PriceBook): Prom
   await ledgerExporter.ready();
   const ledger = new TimedExporter(ledgerExporter);
   const busy = new TimedExporter(new NoopExporter());
-  const providers = { noop: newProvider(noop), ledger: newProvider(ledger), busy: newProvider(busy) };
-  const timed = { noop, ledger, busy };
+  const sink = await startSink();
+  const httpExporter = new GenAiLedgerExporter({ store: sink.url, prices, migrate: false, mappingThread: !args['in-thread'] });
+  await httpExporter.ready();
+  const http = new TimedExporter(httpExporter);
+  const providers = { noop: newProvider(noop), ledger: newProvider(ledger), busy: newProvider(busy), http: newProvider(http) };
+  const timed = { noop, ledger, busy, http };
+  const exporters = { ledger: ledgerExporter, http: httpExporter };
   out(`\n[3] app thread: ${n} AI spans (startSpan + setAttributes + end) through NodeTracerProvider + BatchSpanProcessor; ` +
     `chunks of ${APP_CHUNK}, await setImmediate between; ${ROUNDS} rounds alternating (+1 warm-up); ` +
     `mapping on ${args['in-thread'] ? "the app's thread" : `the mapping thread (nice ${DEFAULT_MAPPING_THREAD_NICE} on Linux)`}`);
 
-  const ms = { noop: [] as number[], ledger: [] as number[], busy: [] as number[] };
-  const exportMs = { noop: [] as number[], ledger: [] as number[], busy: [] as number[] };
-  const cpuMs = { noop: [] as number[], ledger: [] as number[], busy: [] as number[] };
-  const gcMs = { noop: [] as number[], ledger: [] as number[], busy: [] as number[] };
+  const perWay = () => ({ noop: [] as number[], ledger: [] as number[], busy: [] as number[], http: [] as number[] });
+  const ms = perWay();
+  const exportMs = perWay();
+  const cpuMs = perWay();
+  const gcMs = perWay();
   let gcTotal = 0;
   const gcObserver = new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) gcTotal += entry.duration;
@@ -351,12 +377,13 @@ async function benchAppThread(client: ClickHouseClient, prices: PriceBook): Prom
   let drainMs = 0;
   const drainActiveMs: number[] = [];
   for (let round = 0; round <= ROUNDS; round++) {
-    const ways = ['noop', 'ledger', 'busy'] as const;
-    const order = [0, 1, 2].map((i) => ways[(i + round) % 3]!);
+    const ways = ['noop', 'ledger', 'busy', 'http'] as const;
+    const order = ways.map((_, i) => ways[(i + round) % ways.length]!);
     for (const way of order) {
       const hog = way === 'busy' ? await startHog() : undefined;
       timed[way].reset();
-      const received = ledgerExporter.stats()!.spansReceived;
+      const exporter = way === 'ledger' || way === 'http' ? exporters[way] : undefined;
+      const received = exporter?.stats()!.spansReceived ?? 0;
       const gc0 = gcTotal;
       const cpu0 = mainThreadCpuMs();
       const started = performance.now();
@@ -367,20 +394,20 @@ async function benchAppThread(client: ClickHouseClient, prices: PriceBook): Prom
       await yieldToLoop(); // delivers the round's gc entries
       const gc = gcTotal - gc0;
       if (timed[way].spans !== n) throw new Error(`${way}: ${timed[way].spans} spans exported, expected ${n} (BatchSpanProcessor dropped some)`);
-      if (way === 'ledger') {
-        // The writes run on the engine's threads; wait for them so the next round starts idle.
+      if (exporter) {
+        // The writes run on the engine's threads (or the server's); wait for them so the next round starts idle.
         const t = performance.now();
         const loop = performance.eventLoopUtilization();
-        await ledgerExporter.forceFlush();
+        await exporter.forceFlush();
         const active = performance.eventLoopUtilization(loop).active;
         elapsed += active;
-        if (round > 0) {
+        if (round > 0 && way === 'ledger') {
           drainMs = Math.max(drainMs, performance.now() - t);
           drainActiveMs.push(active);
         }
-        const stats = ledgerExporter.stats()!;
-        if (stats.spansReceived - received !== n || stats.spansDroppedInFlight > 0 || stats.droppedRows + stats.rejectedRows > 0) throw new Error(`ledger: lost spans/rows ${JSON.stringify(stats)}`);
-        await truncate(client);
+        const stats = exporter.stats()!;
+        if (stats.spansReceived - received !== n || stats.spansDroppedInFlight > 0 || stats.droppedRows + stats.rejectedRows > 0) throw new Error(`${way}: lost spans/rows ${JSON.stringify(stats)}`);
+        if (way === 'ledger') await truncate(client);
       }
       if (round === 0) continue; // warm-up
       ms[way].push(elapsed);
@@ -390,7 +417,8 @@ async function benchAppThread(client: ClickHouseClient, prices: PriceBook): Prom
     }
   }
   gcObserver.disconnect();
-  await Promise.all([providers.noop.shutdown(), providers.ledger.shutdown(), providers.busy.shutdown()]);
+  await Promise.all(Object.values(providers).map((provider) => provider.shutdown()));
+  sink.stop();
   const perSpan = (t: number) => `${(t * 1000 / n).toFixed(2)} µs/span`;
   out(`    rounds (ms) no-op ${ms.noop.map((m) => m.toFixed(0)).join(', ')}; ledger ${ms.ledger.map((m) => m.toFixed(0)).join(', ')}; ` +
     `rows written ≤ ${drainMs.toFixed(0)} ms after the last span, the app's thread busy ${drainActiveMs.map((m) => m.toFixed(0)).join(', ')} ms of it (counted)`);
@@ -410,6 +438,11 @@ async function benchAppThread(client: ClickHouseClient, prices: PriceBook): Prom
     out(`    app thread CPU (ms) no-op with the other core busy ${cpuMs.busy.map((m) => m.toFixed(0)).join(', ')}`);
     printFigure('  no-op, another thread busy meanwhile (contention only)', perSpan(median(cpuMs.busy)), median(cpuMs.busy) / median(cpuMs.noop), 'info');
     printFigure('  GenAiLedgerExporter against that', perSpan(median(cpuMs.ledger)), median(cpuMs.ledger) / median(cpuMs.busy), 'info');
+    // A ClickHouse server (here a sink process) runs the inserts outside the app's process.
+    out(`    with the store over HTTP (a sink process standing in for a ClickHouse server): rounds (ms) ${ms.http.map((m) => m.toFixed(0)).join(', ')}; ` +
+      `app thread CPU (ms) ${cpuMs.http.map((m) => m.toFixed(0)).join(', ')}`);
+    printFigure('  GenAiLedgerExporter over HTTP, app thread', perSpan(median(ms.http)), median(ms.http) / noopMs, 'info');
+    printFigure('  GenAiLedgerExporter over HTTP, app thread CPU', perSpan(median(cpuMs.http)), median(cpuMs.http) / median(cpuMs.noop), 'info');
   }
   printFigure('  GenAiLedgerExporter.export() alone', perSpan(median(exportMs.ledger)), median(exportMs.ledger) / noopMs, 'info: vs no-op total');
   const extraGc = median(gcMs.ledger) - median(gcMs.noop);
