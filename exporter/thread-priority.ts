@@ -6,15 +6,13 @@
 import { readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
 
-/** Sets the calling thread's nice value (Linux); false when it cannot (another OS, or refused). */
-export function niceThisThread(nice: number): boolean {
+/** Sets the calling thread's nice value (Linux); does nothing where it cannot (another OS, or refused). */
+export function niceThisThread(nice: number): void {
   try {
     // `/proc/thread-self` → `<pid>/task/<tid>`: the thread id, where setPriority(0) would mean the process on other systems.
     const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
-    if (!Number.isInteger(tid) || tid <= 0) return false;
-    setPriority(tid, nice);
-    return true;
+    if (Number.isInteger(tid) && tid > 0) setPriority(tid, nice);
   } catch {
-    return false;
+    // Left at the app's priority: a slower mapping thread under contention, nothing worse.
   }
 }
