@@ -18,20 +18,6 @@ export function firstString(attrs: Attributes, keys: readonly string[]): string 
   return undefined;
 }
 
-/**
- * First token count among `keys`. Strings are accepted (OTLP int64 above 2^53, SDKs that
- * stringify); negative, fractional, non-finite or unsafe values make the span malformed rather
- * than silently wrong.
- */
-export function firstCount(attrs: Attributes, keys: readonly string[]): number | undefined {
-  for (const key of keys) {
-    const value = attrs[key];
-    if (value === undefined || value === null) continue;
-    return toCount(key, value);
-  }
-  return undefined;
-}
-
 /** A whole, non-negative count (tokens). */
 export function toCount(key: string, value: unknown): number {
   const n = toQuantity(key, value);

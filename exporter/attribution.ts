@@ -1,6 +1,3 @@
-import { firstString } from './attribute-read.js';
-import type { Attributes } from './span-record.js';
-
 /** Which attribute keys name the tenant, user, feature and conversation, in priority order. */
 export interface AttributionKeys {
   org: readonly string[];
@@ -29,25 +26,3 @@ export const DEFAULT_ATTRIBUTION_KEYS: AttributionKeys = {
     ...meta('conversationId', 'sessionId', 'conversation_id', 'session_id'), 'langfuse.session.id',
   ],
 };
-
-export interface Attribution {
-  org_id: string;
-  user_id: string;
-  feature: string;
-  conversation_id: string;
-}
-
-/** Span attributes win over resource attributes; within each, the key lists' order decides. */
-export function attribute(span: Attributes, resource: Attributes, keys: AttributionKeys): Attribution {
-  return {
-    org_id: attributionOf(span, resource, keys.org),
-    user_id: attributionOf(span, resource, keys.user),
-    feature: attributionOf(span, resource, keys.feature),
-    conversation_id: attributionOf(span, resource, keys.conversation),
-  };
-}
-
-/** One attribution field: the span's value for `keys`, else the resource's, else ''. */
-export function attributionOf(span: Attributes, resource: Attributes, keys: readonly string[]): string {
-  return firstString(span, keys) ?? firstString(resource, keys) ?? '';
-}

@@ -1,5 +1,6 @@
+import { AliasIndex, type FoundFields } from './alias-index.js';
 import { firstString, MalformedSpanError, toQuantity } from './attribute-read.js';
-import { attributionOf, DEFAULT_ATTRIBUTION_KEYS, type AttributionKeys } from './attribution.js';
+import { DEFAULT_ATTRIBUTION_KEYS, type AttributionKeys } from './attribution.js';
 import { callOperation } from './classify.js';
 import { CONTENT_KEY_PATTERN, EXCLUSIVE_INPUT_SCOPES, KEYS, LEDGER_USAGE_PREFIX } from './conventions.js';
 import { formatNumber } from './pricing/decimal.js';
@@ -7,6 +8,7 @@ import type { PriceBook, PriceQuote, PricingUsage } from './pricing/index.js';
 import { normalizeProvider } from './provider-name.js';
 import { STATUS_ERROR, type Attributes, type SpanRecord } from './span-record.js';
 import { formatMicros, MAX_UNIX_MICROS } from './time.js';
+import { FIELD, spanFieldSpecs } from './span-fields.js';
 import { readTokens, type TokenCounts } from './tokens.js';
 import type { UsageRow } from './usage-row.js';
 
@@ -101,7 +103,11 @@ export function priceCall(prices: PriceBook | undefined, call: CallToPrice, trus
 /** Span → usage row. Pure apart from the price book's lookup cache. */
 export class UsageMapper {
   private readonly prices: PriceBook | undefined;
-  private readonly keys: AttributionKeys;
+  private readonly fields: AliasIndex;
+  /** The current span's fields (map() is synchronous: one holder serves every span). */
+  private readonly found: FoundFields;
+  /** Resources repeat from span to span (one per batch or per app): their fields are read once. */
+  private readonly resourceFields = new WeakMap<Attributes, FoundFields>();
   private readonly allowExact: ReadonlySet<string>;
   private readonly allowPrefixes: readonly string[];
   private readonly maxAttributeLength: number;
@@ -109,7 +115,8 @@ export class UsageMapper {
 
   constructor(options: MapperOptions = {}) {
     this.prices = options.prices;
-    this.keys = { ...DEFAULT_ATTRIBUTION_KEYS, ...options.attribution };
+    this.fields = new AliasIndex(spanFieldSpecs({ ...DEFAULT_ATTRIBUTION_KEYS, ...options.attribution }), LEDGER_USAGE_PREFIX);
+    this.found = this.fields.found();
     const allow = options.attributeAllowList ?? [];
     this.allowExact = new Set(allow.filter((k) => !k.endsWith('*')));
     this.allowPrefixes = allow.filter((k) => k.endsWith('*')).map((k) => k.slice(0, -1));
@@ -146,13 +153,15 @@ export class UsageMapper {
     validateSpan(span);
 
     const resource = span.resource;
-    const rawProvider = firstString(attrs, KEYS.provider) ?? '';
+    const found = this.fields.read(attrs, this.found);
+    const fromResource = this.resourceFieldsOf(resource);
+    const rawProvider = found.string(FIELD.provider) ?? '';
     const provider = rawProvider === '' ? '' : normalizeProvider(rawProvider);
-    const requestModel = firstString(attrs, KEYS.requestModel) ?? '';
-    const responseModel = firstString(attrs, KEYS.responseModel) ?? '';
-    const tokens = readTokens(attrs, isExclusiveInput(span.scopeName, provider));
-    const details = readUsageDetails(attrs);
-    const error = errorType(span);
+    const requestModel = found.string(FIELD.requestModel) ?? '';
+    const responseModel = found.string(FIELD.responseModel) ?? '';
+    const tokens = readTokens(found, isExclusiveInput(span.scopeName, provider));
+    const details = readUsageDetails(attrs, found);
+    const error = errorType(span, found);
     // A successful call that reported no usage at all (a stream without include_usage) cost
     // something unknown: leave it unpriced rather than claim $0.
     const usageKnown = tokens.reported || error !== '' || hasKeys(details);
@@ -160,7 +169,6 @@ export class UsageMapper {
       ? priceCall(this.prices, { provider, responseModel, requestModel, atUnixMicros: span.startUnixMicros, tokens, details }, this.trustReportedCost)
       : null;
 
-    const keys = this.keys;
     return {
       ts: formatMicros(span.startUnixMicros),
       trace_id: span.traceId,
@@ -168,17 +176,17 @@ export class UsageMapper {
       parent_span_id: span.parentSpanId,
       duration_ms: (span.endUnixMicros - span.startUnixMicros) / 1000,
       service_name: stringOf(resource[KEYS.serviceName]),
-      environment: firstString(resource, KEYS.environment) ?? '',
+      environment: fromResource.string(FIELD.environment) ?? '',
       provider,
       operation,
       request_model: requestModel,
       response_model: responseModel,
       priced_model: priced?.pricedModel ?? '',
-      // Attribution fields inline (no intermediate object spread into the row: one allocation per row).
-      org_id: attributionOf(attrs, resource, keys.org),
-      user_id: attributionOf(attrs, resource, keys.user),
-      feature: attributionOf(attrs, resource, keys.feature),
-      conversation_id: attributionOf(attrs, resource, keys.conversation),
+      // Attribution: the span's value wins over the resource's.
+      org_id: found.string(FIELD.org) ?? fromResource.string(FIELD.org) ?? '',
+      user_id: found.string(FIELD.user) ?? fromResource.string(FIELD.user) ?? '',
+      feature: found.string(FIELD.feature) ?? fromResource.string(FIELD.feature) ?? '',
+      conversation_id: found.string(FIELD.conversation) ?? fromResource.string(FIELD.conversation) ?? '',
       input_tokens: tokens.input,
       output_tokens: tokens.output,
       cache_read_tokens: tokens.cacheRead,
@@ -194,6 +202,12 @@ export class UsageMapper {
       instrumentation: span.scopeName,
       attributes: this.allowedAttributes(attrs, resource),
     };
+  }
+
+  private resourceFieldsOf(resource: Attributes): FoundFields {
+    let found = this.resourceFields.get(resource);
+    if (found === undefined) this.resourceFields.set(resource, (found = this.fields.read(resource, this.fields.found())));
+    return found;
   }
 
   private allowedAttributes(attrs: Attributes, resource: Attributes): Record<string, string> {
@@ -228,23 +242,20 @@ function isExclusiveInput(scopeName: string, provider: string): boolean {
 }
 
 /** Billed units other than tokens, plus a span's self-reported cost. */
-function readUsageDetails(attrs: Attributes): Record<string, number> {
+function readUsageDetails(attrs: Attributes, found: FoundFields): Record<string, number> {
   const details: Record<string, number> = {};
-  for (const key in attrs) {
-    if (key.startsWith(LEDGER_USAGE_PREFIX)) details[key.slice(LEDGER_USAGE_PREFIX.length)] = toQuantity(key, attrs[key]);
-  }
-  for (const key of KEYS.reportedCost) {
-    const value = attrs[key];
-    if (value !== undefined) {
-      details[REPORTED_COST_KEY] = toQuantity(key, value);
-      break;
+  if (found.prefixed) {
+    for (const key in attrs) {
+      if (key.startsWith(LEDGER_USAGE_PREFIX)) details[key.slice(LEDGER_USAGE_PREFIX.length)] = toQuantity(key, attrs[key]);
     }
   }
+  const reported = found.quantity(FIELD.reportedCost);
+  if (reported !== undefined) details[REPORTED_COST_KEY] = reported;
   return details;
 }
 
-function errorType(span: SpanRecord): string {
-  const declared = firstString(span.attributes, KEYS.errorType);
+function errorType(span: SpanRecord, found: FoundFields): string {
+  const declared = found.string(FIELD.errorType);
   if (declared !== undefined) return declared;
   if (span.statusCode !== STATUS_ERROR) return '';
   for (const event of span.events) {

@@ -1,6 +1,5 @@
-import { firstCount } from './attribute-read.js';
-import { KEYS } from './conventions.js';
-import type { Attributes } from './span-record.js';
+import type { FoundFields } from './alias-index.js';
+import { FIELD } from './span-fields.js';
 
 /** Token counts in semantic-convention meaning: input includes cache and audio, output includes reasoning. */
 export interface TokenCounts {
@@ -20,15 +19,15 @@ export interface TokenCounts {
  * `exclusiveInput` is set for sources known to pass a raw API's input count through (Anthropic's
  * `input_tokens` excludes cache reads and writes); other sources are detected from the numbers.
  */
-export function readTokens(attrs: Attributes, exclusiveInput: boolean): TokenCounts {
-  let input = firstCount(attrs, KEYS.inputTokens);
-  let output = firstCount(attrs, KEYS.outputTokens);
-  const total = firstCount(attrs, KEYS.totalTokens);
-  const cacheRead = firstCount(attrs, KEYS.cacheReadTokens) ?? 0;
-  const cacheWrite = firstCount(attrs, KEYS.cacheWriteTokens) ?? 0;
-  const reasoning = firstCount(attrs, KEYS.reasoningTokens) ?? 0;
-  const inputAudio = firstCount(attrs, KEYS.inputAudioTokens) ?? 0;
-  const outputAudio = firstCount(attrs, KEYS.outputAudioTokens) ?? 0;
+export function readTokens(found: FoundFields, exclusiveInput: boolean): TokenCounts {
+  let input = found.count(FIELD.inputTokens);
+  let output = found.count(FIELD.outputTokens);
+  const total = found.count(FIELD.totalTokens);
+  const cacheRead = found.count(FIELD.cacheReadTokens) ?? 0;
+  const cacheWrite = found.count(FIELD.cacheWriteTokens) ?? 0;
+  const reasoning = found.count(FIELD.reasoningTokens) ?? 0;
+  const inputAudio = found.count(FIELD.inputAudioTokens) ?? 0;
+  const outputAudio = found.count(FIELD.outputAudioTokens) ?? 0;
   const reported = input !== undefined || output !== undefined || total !== undefined;
 
   // Embeddings often carry only a total; a total with one side known gives the other.
