@@ -28,6 +28,7 @@ import { diag } from '@opentelemetry/api';
 import { createClient } from '@clickhouse/client';
 import type { ClickHouseClient, ClickHouseClientConfigOptions, ClickHouseSettings } from '@clickhouse/client';
 import { isProcessAlive } from '../exporter/process-alive.js';
+import { EngineThreadNicer } from '../exporter/thread-priority.js';
 
 export const DEFAULT_STORE = './.genai-ledger';
 export const DEFAULT_DATABASE = 'genai_ledger';
@@ -50,6 +51,11 @@ export interface StoreClientOptions {
   request_timeout?: number;
   /** Application name reported to the server. */
   application?: string;
+  /**
+   * Embedded store, Linux: the nice value of the engine's threads (0 to 19). Default 0 (unchanged).
+   * The engine is one per process: the first store opened in the process decides.
+   */
+  engineNice?: number;
 }
 
 /** Base class of the errors this module throws; messages never contain passwords. */
@@ -196,7 +202,7 @@ export async function createStoreClient(store: Store, options: StoreClientOption
     return connect(database);
   }
 
-  const connection = await openEmbeddedConnection(store.path);
+  const connection = await openEmbeddedConnection(store.path, options.engineNice ?? 0);
   const client = createClient({ ...common, connection });
   try {
     if (options.ensureDatabase !== false) {
@@ -279,9 +285,13 @@ function detachStdinFromEngine(): void {
   }
 }
 
-async function openEmbeddedConnection(path: string): Promise<ClientConnection> {
+/** Made before the engine first loads (it tells the engine's threads from Node's by their names then). */
+let engineThreads: EngineThreadNicer | undefined;
+
+async function openEmbeddedConnection(path: string, engineNice: number): Promise<ClientConnection> {
   mkdirSync(path, { recursive: true });
   detachStdinFromEngine();
+  if (engineNice !== 0) engineThreads ??= new EngineThreadNicer(engineNice);
   // Imported lazily: HTTP-only deployments never load the native engine.
   const { createChdbConnection } = await import('chdb/connection');
   let inner: ClientConnection;
@@ -290,7 +300,8 @@ async function openEmbeddedConnection(path: string): Promise<ClientConnection> {
   } catch (err) {
     throw translateOpenError(err, path);
   }
-  return new StickySettingsConnection(inner);
+  engineThreads?.renice();
+  return new StickySettingsConnection(inner, engineThreads);
 }
 
 function translateOpenError(err: unknown, path: string): StoreError {
@@ -371,10 +382,12 @@ type RawInsert = (params: { table: string; columns: string[]; format: string; va
 class StickySettingsConnection implements ClientConnection {
   readonly #inner: ClientConnection;
   readonly #dirty = new Set<string>();
+  readonly #threads: EngineThreadNicer | undefined;
   #tail: Promise<unknown> = Promise.resolve();
 
-  constructor(inner: ClientConnection) {
+  constructor(inner: ClientConnection, threads: EngineThreadNicer | undefined) {
     this.#inner = inner;
+    this.#threads = threads;
   }
 
   #prepare<P extends { query: string; clickhouse_settings?: ClickHouseSettings }>(params: P): P {
@@ -424,7 +437,9 @@ class StickySettingsConnection implements ClientConnection {
 
   #serial<T>(run: () => Promise<T>): Promise<T> {
     const result = this.#tail.then(run, run);
-    this.#tail = result.catch(() => undefined);
+    // The engine may have started threads for the statement: they get the engine's nice value.
+    const after = this.#threads ? () => this.#threads!.renice() : () => undefined;
+    this.#tail = result.then(after, after);
     return result;
   }
 

@@ -1,9 +1,9 @@
 /**
- * The calling thread's CPU priority. Linux schedules threads on their own: a thread's nice value
- * (`setpriority` on its thread id) lowers it alone, and any process may raise its own threads'
- * nice values. Elsewhere a nice value is the whole process's, so nothing is changed there.
+ * CPU priority of the ledger's threads. Linux schedules threads on their own: a thread's nice
+ * value (`setpriority` on its thread id) lowers it alone, and any process may raise its own
+ * threads' nice values. Elsewhere a nice value is the whole process's, so nothing is changed there.
  */
-import { readlinkSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
 
 /** Sets the calling thread's nice value (Linux); does nothing where it cannot (another OS, or refused). */
@@ -14,5 +14,70 @@ export function niceThisThread(nice: number): void {
     if (Number.isInteger(tid) && tid > 0) setPriority(tid, nice);
   } catch {
     // Left at the app's priority: a slower mapping thread under contention, nothing worse.
+  }
+}
+
+const TASKS = '/proc/self/task';
+/** Names Node gives its own threads (they inherit the process's name; libuv's pool may name its own). */
+const NODE_THREAD_NAMES = ['node', 'libuv-worker'];
+
+/**
+ * Gives the threads a native engine starts in this process a nice value (Linux): every thread
+ * whose name none of Node's threads have (the embedded ClickHouse names its pools: `ThreadPool`,
+ * `MergeMutate`, `BgSchPool`...). The engine starts threads as it needs them, so `renice()` is
+ * called again after its statements. A new thread carries its creator's name until it names
+ * itself, so threads still named like Node's are looked at again next time.
+ */
+export class EngineThreadNicer {
+  readonly #nice: number;
+  readonly #own = new Set(NODE_THREAD_NAMES);
+  /** Threads already given the nice value (forgotten once they end). */
+  #done = new Set<string>();
+
+  /** Call before the engine loads: the names threads have now are Node's or the app's. */
+  constructor(nice: number) {
+    this.#nice = nice;
+    for (const tid of tasks()) {
+      const name = threadName(tid);
+      if (name !== undefined) this.#own.add(name);
+    }
+  }
+
+  renice(): void {
+    // The app may rename its process (process.title) later: its main thread's name is its own.
+    const main = threadName(String(process.pid));
+    if (main !== undefined) this.#own.add(main);
+    const done = new Set<string>();
+    for (const tid of tasks()) {
+      if (this.#done.has(tid)) {
+        done.add(tid);
+        continue;
+      }
+      const name = threadName(tid);
+      if (name === undefined || this.#own.has(name)) continue;
+      done.add(tid);
+      try {
+        setPriority(Number(tid), this.#nice);
+      } catch {
+        // The thread ended meanwhile, or the system refused: it runs at the app's priority.
+      }
+    }
+    this.#done = done;
+  }
+}
+
+function tasks(): string[] {
+  try {
+    return readdirSync(TASKS);
+  } catch {
+    return []; // not Linux
+  }
+}
+
+function threadName(tid: string): string | undefined {
+  try {
+    return readFileSync(`${TASKS}/${tid}/comm`, 'utf8').trimEnd();
+  } catch {
+    return undefined;
   }
 }

@@ -3,7 +3,7 @@
  * answers every batch in flight with the error (nothing thrown, nothing left waiting) and stays
  * failed; an idle worker does not keep the process alive; on Linux it runs at its own nice value.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { generateSpans } from '../../bench/support/traffic.js';
@@ -15,6 +15,7 @@ import { fromReadableSpan } from '../../exporter/readable-span.js';
 import { SpanWire } from '../../exporter/span-wire.js';
 import { linesOfChunk } from '../../exporter/writer/row-chunk.js';
 import { serializeRow } from '../../exporter/writer/serialize.js';
+import { threadInfo } from '../support/threads.js';
 
 const submit = (thread: MappingThread, wire: SpanWire, spans = generateSpans({ spans: 200, aiShare: 1, seed: 4 })) =>
   new Promise<MappedBatch | Error>((resolve) => {
@@ -28,17 +29,6 @@ async function until(condition: () => boolean, ms = 20_000): Promise<void> {
     if (Date.now() > deadline) throw new Error('timed out');
     await new Promise((r) => setTimeout(r, 10));
   }
-}
-
-/** Nice value of each of this process's threads (Linux), by thread id. */
-function threadNices(): Map<number, number> {
-  const nices = new Map<number, number>();
-  for (const tid of readdirSync('/proc/self/task')) {
-    const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-    // Fields after the `(comm)`: state is field 3, nice field 19.
-    nices.set(Number(tid), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]));
-  }
-  return nices;
 }
 
 /** A stand-in worker: says it is ready, then dies on the first batch. */
@@ -93,13 +83,13 @@ describe('MappingThread', () => {
 
   it.runIf(existsSync('/proc/thread-self'))('runs at nice 10 by default, or mappingThreadNice, leaving the app\'s threads as they were', async () => {
     for (const [options, nice] of [[{}, 10], [{ mappingThreadNice: 4 }, 4]] as const) {
-      const before = threadNices();
+      const before = threadInfo();
       const thread = MappingThread.start(options)!;
       await until(() => thread.ready);
-      const after = threadNices();
-      const added = [...after].filter(([tid]) => !before.has(tid)).map(([, n]) => n);
+      const after = threadInfo();
+      const added = [...after].filter(([tid]) => !before.has(tid)).map(([, t]) => t.nice);
       expect(added).toContain(nice);
-      for (const [tid, n] of before) if (after.has(tid)) expect(after.get(tid)).toBe(n);
+      for (const [tid, t] of before) if (after.has(tid)) expect(after.get(tid)!.nice).toBe(t.nice);
       await thread.close();
     }
   });
