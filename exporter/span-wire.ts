@@ -9,7 +9,9 @@
  *
  * The buffer holds three sections: `numbers` float64 values, `words` uint16 words (the structure),
  * then the text: every string's UTF-16 code units, in order, as they are (exact for any JS string,
- * lone surrogates included; no UTF-8 work). In the words, a string is its length (a count: one
+ * lone surrogates included), or one byte per code unit when all of them are ASCII (`ascii`, the
+ * usual case: half the bytes, and the mapping thread's strings are one-byte strings, which its
+ * serializer writes faster). In the words, a string is its length (a count: one
  * word below 0x8000, else two), a value is a string (its first word is below 0xA000, V8 strings
  * being shorter than 2^29) or a tag ≥ 0xFFF0. Numbers are read in the order their T_NUMBER tags
  * come. Per span: the length of its text (a count, always two words), start µs and end µs
@@ -34,10 +36,11 @@ export interface WireOptions {
 
 /** One export() call's AI spans, ready for postMessage (transferring `wireTransferList(batch)`). */
 export interface WireBatch {
-  /** `numbers` float64 values, `words` uint16 words, then the text (uint16 code units). */
+  /** `numbers` float64 values, `words` uint16 words, then the text (uint16 code units, or bytes when `ascii`). */
   buffer: ArrayBuffer;
   numbers: number;
   words: number;
+  ascii: boolean;
   /** The batch's distinct resources, filtered like span attributes. */
   resources: Attributes[];
   /** Values that are not OTel attribute values (objects, nested arrays, bigint), cloned as before. Usually empty. */
@@ -110,7 +113,7 @@ const MAX_ERRORS_KEPT = 10;
 const NO_EVENTS: readonly SpanEvent[] = [];
 /** Where array elements' `other` would go: they are primitives, so nothing does. */
 const NO_OTHER: unknown[] = [];
-const NO_BATCH: WireBatch = { buffer: new ArrayBuffer(0), numbers: 0, words: 0, resources: [], other: [] };
+const NO_BATCH: WireBatch = { buffer: new ArrayBuffer(0), numbers: 0, words: 0, ascii: true, resources: [], other: [] };
 
 export class SpanWire {
   private readonly keys: readonly string[];
@@ -206,10 +209,19 @@ export class SpanWire {
     const buffer = new ArrayBuffer(q * 8 + p * 2 + text.length * 2);
     new Float64Array(buffer, 0, q).set(this.nums.subarray(0, q));
     new Uint16Array(buffer, q * 8, p).set(this.words.subarray(0, p));
-    if (text.length > 0) Buffer.from(buffer, q * 8 + p * 2).write(text, 'utf16le');
+    // As UTF-8 first: as many bytes as code units means every one is ASCII (any other code unit,
+    // lone surrogates included, takes more). Room is there for UTF-16, which takes over otherwise.
+    let ascii = true;
+    if (text.length > 0) {
+      const region = Buffer.from(buffer, q * 8 + p * 2);
+      if (region.write(text, 'utf8') !== text.length) {
+        region.write(text, 'utf16le');
+        ascii = false;
+      }
+    }
     if (this.words.length > KEEP_WORDS) this.words = new Uint16Array(INITIAL_WORDS);
     if (this.nums.length > KEEP_NUMBERS) this.nums = new Float64Array(INITIAL_NUMBERS);
-    return { batch: { buffer, numbers: q, words: p, resources, other }, sent, skipped, malformed, errors };
+    return { batch: { buffer, numbers: q, words: p, ascii, resources, other }, sent, skipped, malformed, errors };
   }
 
   /** The spans of a batch, as the mapper reads them (on the mapping thread). */
@@ -462,12 +474,17 @@ class WireReader {
   words: Uint16Array = new Uint16Array(0);
   private nums: Float64Array = new Float64Array(0);
   private bytes: Buffer = Buffer.alloc(0);
+  /** Bytes per code unit of the text: 1 (ASCII) or 2 (UTF-16). */
+  private width = 2;
+  private encoding: 'latin1' | 'utf16le' = 'utf16le';
   private other: unknown[] = [];
   private spanText = '';
   private spanAt = 0;
   private sliced = false;
 
-  reset({ buffer, numbers, words, other }: WireBatch): void {
+  reset({ buffer, numbers, words, ascii, other }: WireBatch): void {
+    this.width = ascii ? 1 : 2;
+    this.encoding = ascii ? 'latin1' : 'utf16le';
     this.nums = new Float64Array(buffer, 0, numbers);
     this.words = new Uint16Array(buffer, numbers * 8, words);
     this.bytes = Buffer.from(buffer, numbers * 8 + words * 2);
@@ -487,7 +504,7 @@ class WireReader {
     const n = this.count();
     this.spanAt = this.t;
     this.sliced = n <= MAX_SLICED_TEXT;
-    this.spanText = this.sliced ? this.bytes.toString('utf16le', 2 * this.t, 2 * (this.t + n)) : '';
+    this.spanText = this.sliced ? this.bytes.toString(this.encoding, this.width * this.t, this.width * (this.t + n)) : '';
   }
 
   number(): number {
@@ -504,7 +521,7 @@ class WireReader {
     const a = this.t;
     this.t = a + n;
     if (this.sliced) return this.spanText.slice(a - this.spanAt, a - this.spanAt + n);
-    return n === 0 ? '' : this.bytes.toString('utf16le', 2 * a, 2 * (a + n));
+    return n === 0 ? '' : this.bytes.toString(this.encoding, this.width * a, this.width * (a + n));
   }
 
   value(): unknown {

@@ -19,9 +19,10 @@ import { CAPTURED_FIXTURES_DIR, loadCapturedSpans } from '../support/span-json.j
 
 const prices = await loadPriceBook();
 
-/** Everything of a batch that leaves the app's thread, as text (the UTF-16 part of the buffer read as such). */
+/** Everything of a batch that leaves the app's thread, as text (its text section decoded as packed). */
 function wireText(batch: WireBatch): string {
-  return Buffer.from(batch.buffer, batch.numbers * 8).toString('utf16le') + JSON.stringify({ ...batch, buffer: undefined }, (_, v: unknown) => (typeof v === 'bigint' ? String(v) : v));
+  const textAt = batch.numbers * 8 + batch.words * 2;
+  return Buffer.from(batch.buffer, textAt).toString(batch.ascii ? 'latin1' : 'utf16le') + JSON.stringify({ ...batch, buffer: undefined }, (_, v: unknown) => (typeof v === 'bigint' ? String(v) : v));
 }
 
 /** Transfers the batch as postMessage does (the sender's buffer is detached) and unpacks it. */
@@ -166,6 +167,20 @@ describe('SpanWire', () => {
     }
     const others = typeof value === 'object' && value !== null && (!Array.isArray(value) || value.some((v) => typeof v === 'object' && v !== null));
     expect(encoded.batch.other.length).toBe(others || typeof value === 'bigint' ? 3 : 0);
+  });
+
+  it.each([
+    ['ASCII up to DEL', 'gpt-4o \u007f', true],
+    ['the first code unit past ASCII', 'a\u0080', false],
+    ['latin-1 (one byte in JS, two in UTF-8)', 'héllo', false],
+    ['three-byte UTF-8 only (more UTF-8 bytes than the UTF-16 room)', '€'.repeat(100), false],
+    ['a lone surrogate', '\ud800', false],
+  ])('text as one byte per code unit only when all of it is ASCII: %s', (_, value, ascii) => {
+    const spans = [spanWith(1, { 'app.v': 'plain' }), spanWith(2, { 'app.v': value })];
+    const { encoded, records } = roundTrip(spans, { attributeAllowList: ['app.*'] });
+    expect(encoded.batch.ascii).toBe(ascii);
+    expect(records.map((r) => r.attributes['app.v'])).toEqual(['plain', value]);
+    expect(records.map((r) => r.traceId)).toEqual(spans.map((sp) => sp.spanContext().traceId));
   });
 
   it('a batch mixing short and long span texts (sliced from the span\'s text, or read string by string)', () => {
