@@ -285,13 +285,18 @@ function detachStdinFromEngine(): void {
   }
 }
 
-/** Made before the engine first loads (it tells the engine's threads from Node's by their names then). */
+/**
+ * Made before the engine first loads (it tells the engine's threads from Node's by their names
+ * then), so only by the first store opened in the process: later ones share its engine.
+ */
 let engineThreads: EngineThreadNicer | undefined;
+let engineLoading = false;
 
 async function openEmbeddedConnection(path: string, engineNice: number): Promise<ClientConnection> {
   mkdirSync(path, { recursive: true });
   detachStdinFromEngine();
-  if (engineNice !== 0) engineThreads ??= new EngineThreadNicer(engineNice);
+  if (!engineLoading && engineNice !== 0) engineThreads = new EngineThreadNicer(engineNice);
+  engineLoading = true;
   // Imported lazily: HTTP-only deployments never load the native engine.
   const { createChdbConnection } = await import('chdb/connection');
   let inner: ClientConnection;

@@ -6,9 +6,9 @@ import { CONTENT_KEY_PATTERN, EXCLUSIVE_INPUT_SCOPES, KEYS, LEDGER_USAGE_PREFIX 
 import { formatNumber } from './pricing/decimal.js';
 import type { PriceBook, PriceQuote, PricingUsage } from './pricing/index.js';
 import { normalizeProvider } from './provider-name.js';
+import { FIELD, spanFieldSpecs } from './span-fields.js';
 import { STATUS_ERROR, type Attributes, type SpanRecord } from './span-record.js';
 import { formatMicros, MAX_UNIX_MICROS } from './time.js';
-import { FIELD, spanFieldSpecs } from './span-fields.js';
 import { readTokens, type TokenCounts } from './tokens.js';
 import type { UsageRow } from './usage-row.js';
 
