@@ -27,7 +27,10 @@
  *            (allocating and serializing, as the mapping thread does): on a 2-core machine that alone
  *            slows the app thread's own code, so it tells the exporter's work from the contention.
  *            Also, as info, the ledger with its store over HTTP (a sink process answering 200 stands
- *            in for a ClickHouse server): the app's cost when the engine is not in its process.
+ *            in for a ClickHouse server): the app's cost when the engine is not in its process. And
+ *            the ledger packing the spans and then dropping every batch (maxSpansInFlight 1: no
+ *            mapping thread work, no answers, no inserts): what export() itself costs the app's
+ *            thread, apart from the answers it handles and the threads it runs beside.
  *            Medians of 7 rounds by default: on a 2-core machine single rounds of either side vary
  *            by ±20 % (the mapping thread and the engine share the other core).
  * 4. rss     1M spans through provider → processor → exporter → ClickHouse in a child process
@@ -367,15 +370,21 @@ async function benchAppThread(client: ClickHouseClient, prices: PriceBook): Prom
   const httpExporter = new GenAiLedgerExporter({ store: sink.url, prices, migrate: false, mappingThread: !args['in-thread'] });
   await httpExporter.ready();
   const http = new TimedExporter(httpExporter);
-  const providers = { noop: newProvider(noop), ledger: newProvider(ledger), busy: newProvider(busy), http: newProvider(http) };
-  const timed = { noop, ledger, busy, http };
+  // Every batch over the in-flight bound: packed, then dropped (counted), never mapped or written.
+  const packOnlyExporter = new GenAiLedgerExporter({ client, database: DATABASE, prices, migrate: false, maxSpansInFlight: 1 });
+  await packOnlyExporter.ready();
+  const packOnly = new TimedExporter(packOnlyExporter);
+  const providers = {
+    noop: newProvider(noop), ledger: newProvider(ledger), busy: newProvider(busy), http: newProvider(http), packOnly: newProvider(packOnly),
+  };
+  const timed = { noop, ledger, busy, http, packOnly };
   const exporters = { ledger: ledgerExporter, http: httpExporter };
   out(`\n[3] app thread: ${n} AI spans (startSpan + setAttributes + end) through NodeTracerProvider + BatchSpanProcessor; ` +
     `chunks of ${APP_CHUNK}, await setImmediate between; ${ROUNDS} rounds alternating (+1 warm-up); ` +
     `mapping on ${args['in-thread'] ? "the app's thread" : `the mapping thread (nice ${DEFAULT_MAPPING_THREAD_NICE} on Linux)`}; ` +
     `the embedded engine's threads at nice ${DEFAULT_ENGINE_NICE} on Linux`);
 
-  const perWay = () => ({ noop: [] as number[], ledger: [] as number[], busy: [] as number[], http: [] as number[] });
+  const perWay = () => ({ noop: [] as number[], ledger: [] as number[], busy: [] as number[], http: [] as number[], packOnly: [] as number[] });
   const ms = perWay();
   const exportMs = perWay();
   const cpuMs = perWay();
@@ -388,7 +397,7 @@ async function benchAppThread(client: ClickHouseClient, prices: PriceBook): Prom
   let drainMs = 0;
   const drainActiveMs: number[] = [];
   for (let round = 0; round <= ROUNDS; round++) {
-    const ways = ['noop', 'ledger', 'busy', 'http'] as const;
+    const ways = ['noop', 'ledger', 'busy', 'http', 'packOnly'] as const;
     const order = ways.map((_, i) => ways[(i + round) % ways.length]!);
     for (const way of order) {
       const hog = way === 'busy' ? await startHog() : undefined;
@@ -451,6 +460,8 @@ async function benchAppThread(client: ClickHouseClient, prices: PriceBook): Prom
     printFigure('  GenAiLedgerExporter against that', perSpan(median(cpuMs.ledger)), median(cpuMs.ledger) / median(cpuMs.busy), 'info');
     out(`    app thread CPU (ms) with the store over HTTP ${cpuMs.http.map((m) => m.toFixed(0)).join(', ')}`);
     printFigure('  GenAiLedgerExporter over HTTP, app thread CPU', perSpan(median(cpuMs.http)), median(cpuMs.http) / median(cpuMs.noop), 'info');
+    out(`    app thread CPU (ms) packing only (every batch dropped after export() packed it) ${cpuMs.packOnly.map((m) => m.toFixed(0)).join(', ')}`);
+    printFigure('  GenAiLedgerExporter packing only, app thread CPU', perSpan(median(cpuMs.packOnly)), median(cpuMs.packOnly) / median(cpuMs.noop), 'info');
   }
   // A ClickHouse server (here a sink process) runs the inserts outside the app's process.
   out(`    with the store over HTTP (a sink process standing in for a ClickHouse server): rounds (ms) ${ms.http.map((m) => m.toFixed(0)).join(', ')}`);
