@@ -36,18 +36,34 @@ describe.runIf(existsSync('/proc/thread-self'))('thread priority (Linux)', () =>
     const before = threads();
     const engine = await namedThread();
     const plain = await namedThread();
-    await engine.rename('FakeEngine');
-    nicer.renice();
-    // Still named after its creator: looked at again next time.
-    expect(threads().get(plain.tid)!.nice).toBe(0);
-    await plain.rename('LateEngine');
-    nicer.renice();
-    const after = threads();
-    expect(after.get(engine.tid)).toEqual({ name: 'FakeEngine', nice: 9 });
-    expect(after.get(plain.tid)).toEqual({ name: 'LateEngine', nice: 9 });
-    for (const [tid, info] of before) if (after.has(tid)) expect(after.get(tid)!.nice, info.name).toBe(info.nice);
-    await engine.stop();
-    await plain.stop();
+    try {
+      await engine.rename('FakeEngine');
+      nicer.renice();
+      // Still named after its creator: looked at again next time.
+      expect(threads().get(plain.tid)!.nice).toBe(0);
+      await plain.rename('LateEngine');
+      nicer.renice();
+      const after = threads();
+      expect(after.get(engine.tid)).toEqual({ name: 'FakeEngine', nice: 9 });
+      expect(after.get(plain.tid)).toEqual({ name: 'LateEngine', nice: 9 });
+      for (const [tid, info] of before) if (after.has(tid)) expect(after.get(tid)!.nice, info.name).toBe(info.nice);
+    } finally {
+      await engine.stop();
+      await plain.stop();
+    }
+  });
+
+  it('stops looking at a thread that keeps a Node name for several scans (a scan then only lists threads)', async () => {
+    const nicer = new EngineThreadNicer(9);
+    const late = await namedThread();
+    try {
+      for (let i = 0; i < 3; i++) nicer.renice();
+      await late.rename('TooLate');
+      nicer.renice();
+      expect(threads().get(late.tid)).toEqual({ name: 'TooLate', nice: 0 });
+    } finally {
+      await late.stop();
+    }
   });
 
   describe('an embedded store opened with engineNice', () => {
