@@ -110,8 +110,11 @@ async function truncate(client: ClickHouseClient): Promise<void> {
   await client.command({ query: 'TRUNCATE TABLE ai_usage' });
 }
 
+/** An insert with the writer's engine settings (no insert-time dedup pass), so only the work above the engine differs. */
 async function execBody(client: ClickHouseClient, body: string): Promise<void> {
-  const result = await client.exec({ query: insertStatement('ai_usage'), values: Readable.from([body]), clickhouse_settings: { async_insert: 0 } });
+  const result = await client.exec({
+    query: insertStatement('ai_usage'), values: Readable.from([body]), clickhouse_settings: { async_insert: 0, optimize_on_insert: 0 },
+  });
   result.stream.resume();
   await new Promise((resolve) => result.stream.once('end', resolve).once('close', resolve));
 }

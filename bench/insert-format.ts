@@ -12,6 +12,8 @@
  *              JSONEachRow         client.insert(values: row objects)           baseline
  *              JSONCompactEachRow  client.insert(values: USAGE_COLUMNS arrays)
  *              serializer          serializeRow() + client.exec(INSERT ... FORMAT JSONCompactEachRow, body)
+ *              noInsertPass        the same with optimize_on_insert = 0 (no ReplacingMergeTree pass
+ *                                  over each insert; the writer sets it)
  *              BatchWriter         the writer as shipped (serializer, sha256 dedup token, retry loop)
  * exact      ai_usage_exact (FINAL) against argMax(..., inserted_at) GROUP BY (trace_id, span_id)
  *            (baseline) over `--exact-rows` rows spread over 30 days, generated server-side, plus
@@ -27,6 +29,7 @@
 import { Readable } from 'node:stream';
 import { availableParallelism, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
+import type { ClickHouseSettings } from '@clickhouse/client';
 import { refreshRollups } from '../clickhouse/migrate.js';
 import { USAGE_COLUMNS, type UsageRow } from '../exporter/usage-row.js';
 import { BatchWriter } from '../exporter/writer/batch-writer.js';
@@ -94,6 +97,11 @@ if (sections.has('serialize') || sections.has('insert')) {
     try {
       // Keep the rollup refreshes out of the measurement.
       await client.command({ query: 'SYSTEM STOP VIEWS' });
+      const execRows = async (batch: UsageRow[], clickhouse_settings: ClickHouseSettings) => {
+        const body = batch.map(serializeRow).join('\n') + '\n';
+        const result = await client.exec({ query: insertStatement('ai_usage'), values: Readable.from([body]), clickhouse_settings });
+        result.stream.destroy();
+      };
       const ways: Record<string, (batch: UsageRow[]) => Promise<void>> = {
         JSONEachRow: async (batch) => {
           await client.insert({ table: 'ai_usage', values: batch, format: 'JSONEachRow', clickhouse_settings: { async_insert: 0 } });
@@ -104,11 +112,8 @@ if (sections.has('serialize') || sections.has('insert')) {
             format: 'JSONCompactEachRow', clickhouse_settings: { async_insert: 0 },
           });
         },
-        serializer: async (batch) => {
-          const body = batch.map(serializeRow).join('\n') + '\n';
-          const result = await client.exec({ query: insertStatement('ai_usage'), values: Readable.from([body]), clickhouse_settings: { async_insert: 0 } });
-          result.stream.destroy();
-        },
+        serializer: (batch) => execRows(batch, { async_insert: 0 }),
+        noInsertPass: (batch) => execRows(batch, { async_insert: 0, optimize_on_insert: 0 }),
         BatchWriter: async (batch) => {
           writer.enqueue(batch);
           await writer.flush();
@@ -134,6 +139,7 @@ if (sections.has('serialize') || sections.has('insert')) {
       printFigure('client.insert JSONEachRow (baseline)', `${perSecond(ROWS, base)} rows/s`, 1, '-');
       printFigure('client.insert JSONCompactEachRow', `${perSecond(ROWS, median(results.JSONCompactEachRow!))} rows/s`, base / median(results.JSONCompactEachRow!), 'info');
       printFigure('serializeRow + client.exec (the writer\'s path)', `${perSecond(ROWS, median(results.serializer!))} rows/s`, base / median(results.serializer!), '≥ 1');
+      printFigure('  the same without the insert-time dedup pass', `${perSecond(ROWS, median(results.noInsertPass!))} rows/s`, median(results.serializer!) / median(results.noInsertPass!), 'info: vs the line above');
       printFigure('BatchWriter as shipped', `${perSecond(ROWS, median(results.BatchWriter!))} rows/s`, base / median(results.BatchWriter!), '≥ 1');
     } finally {
       await writer.shutdown();

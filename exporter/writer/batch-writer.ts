@@ -543,6 +543,10 @@ export class BatchWriter {
       insert_deduplication_token: token,
       // The writer batches already; a synchronous insert is what makes its acknowledgement mean "stored".
       async_insert: 0,
+      // ReplacingMergeTree's insert-time pass collapses duplicates within one insert only, about a
+      // fifth of the engine's cost per row (bench/insert-format.ts); FINAL and the rollups, which
+      // read through it, count a span once either way.
+      optimize_on_insert: 0,
     };
     for (let attempt = 1; ; attempt++) {
       const started = performance.now();

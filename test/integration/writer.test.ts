@@ -114,20 +114,26 @@ describe('BatchWriter → ClickHouse', () => {
     expect(lost.calls()).toBe(2);
     expect(third.stats).toMatchObject({ writtenRows: 100, retriedBatches: 1 });
 
+    // The same spans twice within one insert: the writer skips the engine's insert-time dedup
+    // pass (optimize_on_insert = 0), so both stay stored until a merge.
+    const fourth = new BatchWriter(client, { meter: false });
+    fourth.enqueue([...range(100, 20_000), ...range(100, 20_000)]);
+    await fourth.flush();
+
     const t = await totals();
-    // Stored: 3000 + 2000 re-delivered + 100; the retried batch was dropped at insert by its token ...
-    expect(t.raw).toBe('5100');
-    // ... and exactly once wherever anyone reads (3100 × 0.00472, as an exact decimal).
-    const cost = '14.632';
-    expect(t).toMatchObject({ exact: '3100', exact_cost: cost, hourly_calls: '3100', hourly_cost: cost, daily_calls: '3100', daily_cost: cost });
+    // Stored: 3000 + 2000 re-delivered + 100 + 200; the retried batch was dropped at insert by its token ...
+    expect(t.raw).toBe('5300');
+    // ... and exactly once wherever anyone reads (3200 × 0.00472, as an exact decimal).
+    const cost = '15.104';
+    expect(t).toMatchObject({ exact: '3200', exact_cost: cost, hourly_calls: '3200', hourly_cost: cost, daily_calls: '3200', daily_cost: cost });
     const rawDistinct = await queryOne(client, 'SELECT toString(uniqExact(trace_id, span_id)) AS n FROM ai_usage');
-    expect(rawDistinct).toEqual({ n: '3100' });
+    expect(rawDistinct).toEqual({ n: '3200' });
 
     // Merging changes nothing that readers see.
     await client.command({ query: `SYSTEM START MERGES ${database}.ai_usage` });
     await client.command({ query: 'OPTIMIZE TABLE ai_usage FINAL' });
-    expect(await totals()).toMatchObject({ raw: '3100', exact: '3100', hourly_calls: '3100', daily_calls: '3100', daily_cost: cost });
-    await Promise.all([first.shutdown(), second.shutdown(), third.shutdown()]);
+    expect(await totals()).toMatchObject({ raw: '3200', exact: '3200', hourly_calls: '3200', daily_calls: '3200', daily_cost: cost });
+    await Promise.all([first.shutdown(), second.shutdown(), third.shutdown(), fourth.shutdown()]);
   }, 60_000);
 
   test('a re-delivered span whose dimensions changed moves between rollup groups (no stale group)', async () => {
