@@ -2,8 +2,8 @@
  * bench/exporter: the in-process exporter (GenAiLedgerExporter) against its limits and against
  * what it replaces, each figure as a ratio to a baseline measured in the same run (issue 3).
  *
- *   npm run bench:exporter [-- --only e2e,single,app,rss --rounds 7 --e2e-spans 200000
- *                              --single-rows 1000 --app-spans 100000 --spans 1000000 [--unpaced]]
+ *   npm run bench:exporter [-- --only e2e,single,app,calls,rss --rounds 7 --e2e-spans 200000
+ *                              --single-rows 1000 --app-spans 100000 --app-calls 3000 --spans 1000000 [--unpaced]]
  *
  * 1. e2e     finished spans → rows committed in the embedded ClickHouse through the exporter
  *            (export() in batches of 512 like BatchSpanProcessor, then forceFlush), against the
@@ -33,6 +33,13 @@
  *            thread, apart from the answers it handles and the threads it runs beside.
  *            Medians of 7 rounds by default: on a 2-core machine single rounds of either side vary
  *            by ±20 % (the mapping thread and the engine share the other core).
+ * 3b. calls the app's thread per AI call as an app makes it: chat completions through the openai SDK
+ *            and @opentelemetry/instrumentation-openai (16 in flight, each inside withUsageContext)
+ *            against the fake provider (demo/fake-provider.ts) in another process, with
+ *            BatchSpanProcessor(no-op) against BatchSpanProcessor(GenAiLedgerExporter): the app
+ *            thread's CPU time per call, the rows still due after the calls included (as in 3).
+ *            Info: against the SDK's and the HTTP client's own work per call, the exporter's share
+ *            is below this machine's noise.
  * 4. rss     1M spans through provider → processor → exporter → ClickHouse in a child process
  *            with its own store: peak RSS, and RSS after 100k vs after 1M spans (plateau).
  *            The loop is paced to the store: it waits while the mapping thread and the writer hold
@@ -69,17 +76,20 @@ import { loadPriceBook, type PriceBook } from '../exporter/pricing/index.js';
 import { fromReadableSpan } from '../exporter/readable-span.js';
 import { SpanWire } from '../exporter/span-wire.js';
 import { insertStatement, serializeRow } from '../exporter/writer/serialize.js';
+import { UsageContextSpanProcessor, withUsageContext } from '../instrumentation/usage-context.js';
+import { installInstrumentation, openaiClient } from '../test/support/capture.js';
 import { openTestStore } from '../test/support/store.js';
 import { medianMs, perSecond, printFigure } from './support/measure.js';
 import { generateSpans } from './support/traffic.js';
 
 const { values: args } = parseArgs({
   options: {
-    only: { type: 'string', default: 'e2e,single,app,rss' },
+    only: { type: 'string', default: 'e2e,single,app,calls,rss' },
     rounds: { type: 'string', default: '7' },
     'e2e-spans': { type: 'string', default: '200000' },
     'single-rows': { type: 'string', default: '1000' },
     'app-spans': { type: 'string', default: '100000' },
+    'app-calls': { type: 'string', default: '3000' },
     spans: { type: 'string', default: '1000000' },
     unpaced: { type: 'boolean', default: false },
     'in-thread': { type: 'boolean', default: false },
@@ -147,30 +157,47 @@ async function startHog(): Promise<Worker> {
 }
 
 /**
- * A stand-in for a ClickHouse server (another process): answers every request 200 once its body
- * is read. The ledger over HTTP then costs the app's process what it would against a real server.
- * A real server runs on another machine; this one shares the cores, so it runs at nice 19 to take
- * as little as it can from the app's thread.
+ * A helper process for what runs on other machines in production (a ClickHouse server, an AI
+ * provider's API): its first line of output is returned. It shares the cores here, so it runs at
+ * nice 19 to take as little as it can from the app's thread.
  */
+async function startHelper(args: string[]): Promise<{ line: string; stop: () => void }> {
+  const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+  try {
+    setPriority(child.pid!, 19);
+  } catch {
+    // Not allowed here: the helper competes with the app at its priority, which only makes the figures worse.
+  }
+  const line = await new Promise<string>((resolve, reject) => {
+    child.stdout!.once('data', (data: Buffer) => resolve(String(data).trim()));
+    child.once('exit', (code) => reject(new Error(`helper process exited with code ${code}`)));
+  });
+  return { line, stop: () => child.kill() };
+}
+
+// Helpers are gone with the bench, even when it fails: their stdin closes when the bench exits.
+const EXIT_WITH_BENCH = `process.stdin.on('close', () => process.exit(0)).resume();`;
+
+/** A stand-in for a ClickHouse server: answers every request 200 once its body is read. */
 async function startSink(): Promise<{ url: string; stop: () => void }> {
-  const child = spawn(process.execPath, ['-e', `
+  const { line, stop } = await startHelper(['-e', `
     const server = require('node:http').createServer((req, res) => {
       req.resume();
       req.on('end', () => { res.writeHead(200, { 'Content-Type': 'text/plain' }); res.end(''); });
     });
     server.listen(0, '127.0.0.1', () => console.log(server.address().port));
-    // Gone with the bench, even when it fails: its stdin closes when the bench exits.
-    process.stdin.on('close', () => process.exit(0)).resume();`], { stdio: ['pipe', 'pipe', 'inherit'] });
-  try {
-    setPriority(child.pid!, 19);
-  } catch {
-    // Not allowed here: the sink competes with the app at its priority, which only makes the figure worse.
-  }
-  const port = await new Promise<string>((resolve, reject) => {
-    child.stdout!.once('data', (data: Buffer) => resolve(String(data).trim()));
-    child.once('exit', (code) => reject(new Error(`sink exited with code ${code}`)));
-  });
-  return { url: `http://127.0.0.1:${port}/${DATABASE}`, stop: () => child.kill() };
+    ${EXIT_WITH_BENCH}`]);
+  return { url: `http://127.0.0.1:${line}/${DATABASE}`, stop };
+}
+
+/** The fake provider (demo/fake-provider.ts) standing in for OpenAI's API. */
+async function startProvider(): Promise<{ url: string; stop: () => void }> {
+  const module = fileURLToPath(new URL('../demo/fake-provider.ts', import.meta.url));
+  const { line, stop } = await startHelper(['--import', 'tsx', '--input-type=module', '-e', `
+    const { startFakeProvider } = await import(${JSON.stringify(module)});
+    console.log((await startFakeProvider({ recordRequests: false })).url);
+    ${EXIT_WITH_BENCH}`]);
+  return { url: line, stop };
 }
 
 /** An exporter that accepts and forgets: the SDK's own cost only. */
@@ -249,10 +276,11 @@ async function makeSpans(provider: NodeTracerProvider, shapes: Shape[], n: numbe
   }
 }
 
-function newProvider(exporter: SpanExporter): NodeTracerProvider {
+/** `attribution`: withUsageContext's processor first, as register() sets it up. */
+function newProvider(exporter: SpanExporter, attribution = false): NodeTracerProvider {
   return new NodeTracerProvider({
     resource: resourceFromAttributes({ 'service.name': 'support-api', 'deployment.environment.name': 'prod', 'service.version': '1.4.2' }),
-    spanProcessors: [new BatchSpanProcessor(exporter)],
+    spanProcessors: [...(attribution ? [new UsageContextSpanProcessor()] : []), new BatchSpanProcessor(exporter)],
   });
 }
 
@@ -492,6 +520,76 @@ async function benchAppThread(client: ClickHouseClient, prices: PriceBook): Prom
 }
 
 // ---------------------------------------------------------------------------------------------
+// 3b: the app's thread per AI call as an app makes it
+
+/** Chat completions kept in flight at once, as a server handling concurrent requests does. */
+const CALL_CONCURRENCY = 16;
+
+async function benchAppCalls(client: ClickHouseClient, prices: PriceBook): Promise<void> {
+  await quiet(client);
+  installContextManager();
+  const calls = Number(args['app-calls']);
+  const fake = await startProvider();
+  const openai = openaiClient({ url: fake.url }, { localBaseURL: true });
+  const ledgerExporter = new GenAiLedgerExporter({ client, database: DATABASE, prices, migrate: false });
+  await ledgerExporter.ready();
+  const providers = { noop: newProvider(new NoopExporter(), true), ledger: newProvider(ledgerExporter, true) };
+  out(`\n[3b] app thread per AI call: ${calls} chat completions through the openai SDK and @opentelemetry/instrumentation-openai ` +
+    `(${CALL_CONCURRENCY} in flight, each inside withUsageContext) against the fake provider in another process; ` +
+    `NodeTracerProvider + BatchSpanProcessor(no-op) against BatchSpanProcessor(GenAiLedgerExporter); ${ROUNDS} rounds alternating (+1 warm-up)`);
+  const cpuMs = { noop: [] as number[], ledger: [] as number[] };
+  const wallMs = { noop: [] as number[], ledger: [] as number[] };
+  for (let round = 0; round <= ROUNDS; round++) {
+    for (const way of round % 2 === 0 ? (['noop', 'ledger'] as const) : (['ledger', 'noop'] as const)) {
+      const uninstall = await installInstrumentation('otel-openai', providers[way], { notes: [] });
+      const written = ledgerExporter.stats()!.writtenRows;
+      const cpu0 = mainThreadCpuMs();
+      const started = performance.now();
+      let next = 0;
+      const caller = async () => {
+        for (let i = next++; i < calls; i = next++) {
+          await withUsageContext({ orgId: ORGS_FOR_CALLS[i % ORGS_FOR_CALLS.length]!, feature: 'support-bot' }, () =>
+            openai.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }));
+        }
+      };
+      await Promise.all(Array.from({ length: CALL_CONCURRENCY }, caller));
+      await providers[way].forceFlush();
+      let elapsed = performance.now() - started;
+      let cpu = cpu0 === undefined ? undefined : mainThreadCpuMs()! - cpu0;
+      uninstall();
+      if (way === 'ledger') {
+        // As in [3]: what the rows still due cost the app's thread is counted, the engine's threads are not.
+        const loop = performance.eventLoopUtilization();
+        const cpu1 = mainThreadCpuMs();
+        await ledgerExporter.forceFlush();
+        elapsed += performance.eventLoopUtilization(loop).active;
+        if (cpu !== undefined) cpu += mainThreadCpuMs()! - cpu1!;
+        const rows = ledgerExporter.stats()!.writtenRows - written;
+        const orgs = await client.query({ query: "SELECT count() AS n FROM ai_usage WHERE org_id IN ('acme', 'globex', 'initech', 'umbrella')", format: 'JSONEachRow' });
+        const attributed = Number((await orgs.json<{ n: string }>())[0]!.n);
+        if (rows !== calls || attributed !== calls) throw new Error(`[3b] ${rows} rows written (${attributed} attributed) for ${calls} calls`);
+        await truncate(client);
+      }
+      if (round === 0) continue;
+      wallMs[way].push(elapsed);
+      if (cpu !== undefined) cpuMs[way].push(cpu);
+    }
+  }
+  await Promise.all(Object.values(providers).map((provider) => provider.shutdown()));
+  fake.stop();
+  const perCall = (t: number) => `${(t * 1000 / calls).toFixed(1)} µs/call`;
+  out(`    app thread CPU (ms) no-op ${cpuMs.noop.map((m) => m.toFixed(0)).join(', ')}; ledger ${cpuMs.ledger.map((m) => m.toFixed(0)).join(', ')}`);
+  if (cpuMs.noop.length > 0) {
+    printFigure('app thread CPU per call, no-op (baseline)', perCall(median(cpuMs.noop)), 1, '-');
+    printFigure('app thread CPU per call, GenAiLedgerExporter', perCall(median(cpuMs.ledger)), median(cpuMs.ledger) / median(cpuMs.noop), 'info');
+  }
+  printFigure('  wall clock per call, no-op', perCall(median(wallMs.noop)), 1, '-');
+  printFigure('  wall clock per call, GenAiLedgerExporter', perCall(median(wallMs.ledger)), median(wallMs.ledger) / median(wallMs.noop), 'info');
+}
+
+const ORGS_FOR_CALLS = ['acme', 'globex', 'initech', 'umbrella'];
+
+// ---------------------------------------------------------------------------------------------
 // 4: memory while 1M spans pass through (child process, own store)
 
 interface RssReport {
@@ -582,7 +680,7 @@ if (args.child === 'rss') {
 } else {
   const sections = new Set(args.only.split(',').map((s) => s.trim()));
   out(`bench/exporter: Node ${process.version}, ${ROUNDS} rounds; load average ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} CPUs at start`);
-  if (sections.has('e2e') || sections.has('single') || sections.has('app')) {
+  if (sections.has('e2e') || sections.has('single') || sections.has('app') || sections.has('calls')) {
     const prices = await loadPriceBook();
     // The engine's threads at the nice value an app's embedded store gets (Ledger.open's default).
     const store = await openTestStore({ database: DATABASE, migrate: true, engineNice: DEFAULT_ENGINE_NICE });
@@ -591,6 +689,7 @@ if (args.child === 'rss') {
       await store.client.command({ query: 'SYSTEM STOP VIEWS' });
       if (sections.has('e2e') || sections.has('single')) await benchEndToEnd(store.client, prices, sections);
       if (sections.has('app')) await benchAppThread(store.client, prices);
+      if (sections.has('calls')) await benchAppCalls(store.client, prices);
     } finally {
       await store.close();
     }
