@@ -519,6 +519,38 @@ describe('protobuf: malformed spans and bodies', () => {
     expect(spans[1]).toMatchObject({ resource: {}, scopeName: '', statusCode: 0, statusMessage: '' });
   });
 
+  it.each<[string, string]>([
+    ['empty', ''],
+    ['ASCII', 'gen_ai.request.model'],
+    ['ASCII with DEL and NUL', 'a\u007f\u0000b'],
+    ['latin-1', 'héllo wörld'],
+    ['CJK', '模型名称'],
+    ['emoji (4-byte UTF-8)', 'chat 🤖 ok'],
+    ['a byte-order mark is kept', '\ufeffbom'],
+    ['long, non-ASCII at the end', `${'x'.repeat(300)}é`],
+  ])('strings decode exactly: %s', (_label, text) => {
+    const body = pbRequest([pbSpan({ name: text, attributes: [{ key: text || 'k', value: { stringValue: text } }] })]);
+    const [span] = decodeTraceRequest(body, 'protobuf').spans;
+    expect(span!.name).toBe(text);
+    expect(span!.attributes).toEqual({ [text || 'k']: text });
+  });
+
+  it.each<[string, number[]]>([
+    ['a lone continuation byte', [0x61, 0x80]],
+    ['a truncated 2-byte sequence', [0xc3]],
+    ['an overlong encoding', [0xc0, 0xaf]],
+    ['an encoded surrogate', [0xed, 0xa0, 0x80]],
+    ['beyond U+10FFFF', [0xf4, 0x90, 0x80, 0x80]],
+  ])('invalid UTF-8 in a string (%s) → OtlpDecodeError', (_label, bytes) => {
+    const marker = 'MARKER-MARKER';
+    const body = Buffer.from(pbRequest([pbSpan({ name: marker })]));
+    const at = body.indexOf(marker);
+    // Same length: the marker's first bytes become the invalid ones, the rest stays ASCII.
+    Buffer.from(bytes).copy(body, at);
+    expect(() => decodeTraceRequest(body, 'protobuf')).toThrow(OtlpDecodeError);
+    expect(() => decodeTraceRequest(body, 'protobuf')).toThrow(/not valid for encoding utf-8/);
+  });
+
   it('AnyValue nesting beyond protobufjs\'s recursion limit → OtlpDecodeError (no stack overflow)', () => {
     // Written with protobufjs's Writer: fromObject/encode refuse such depth themselves.
     const field = (n: number, bytes: Uint8Array): Uint8Array => protobuf.Writer.create().uint32((n << 3) | 2).bytes(bytes).finish();
