@@ -4,6 +4,8 @@
  *   config.ts          one struct, flags + GENAI_LEDGER_* env, defaults
  *   http.ts            server, router, body limits
  *   traces-handler.ts  POST /v1/traces: decode → hook → admission → ledger.ingest
+ *   otlp-request.ts    a request body → spans or rows; decoded and mapped on the mapping thread
+ *                      (exporter/mapping-thread.ts) unless it is starting, failed or off
  *   admission.ts       queue headroom (429 + Retry-After before anything is half-accepted)
  *   auth.ts            bearer tokens, org binding, constant-time comparison
  *   query-endpoint.ts  POST /v1/query, read-only (+ sql-guard.ts, reader.ts)
@@ -19,6 +21,7 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { createStoreClient, describeStore, parseStore, storeDatabase, StoreLockedError, type Store } from '../clickhouse/store.js';
 import { Ledger } from '../exporter/ledger.js';
+import { MappingThread } from '../exporter/mapping-thread.js';
 import { FaultSwitch } from './fault-injection.js';
 import { IdleFlusher, QueueAdmission } from './admission.js';
 import { TokenAuthenticator } from './auth.js';
@@ -30,12 +33,18 @@ import { silentLogger, type Logger } from './log.js';
 import { CollectorMetrics } from './metrics.js';
 import { createQueryHandler, readOnlySettings } from './query-endpoint.js';
 import { openReader } from './reader.js';
-import { createTracesHandler, type IngestHook } from './traces-handler.js';
+import { createTracesHandler, type IngestHook, type RequestMapping } from './traces-handler.js';
 
 export interface StartOptions {
   log?: Logger;
-  /** Runs between decode and ingest (the later write-ahead spool). */
+  /** Runs between decode and ingest (the later write-ahead spool); requests are then decoded on the collector's thread. */
   hook?: IngestHook;
+  /**
+   * Decode, map, price and serialize requests on a worker thread (the exporter's mapping thread),
+   * leaving the collector's thread to HTTP and writes. Default true. Requests are handled on the
+   * collector's thread while the worker starts and after it failed.
+   */
+  mappingThread?: boolean;
 }
 
 export interface StopResult {
@@ -95,7 +104,10 @@ export async function startCollector(config: CollectorConfig, options: StartOpti
     await faultClient?.close().catch(() => undefined);
     throw error;
   }
+  // The collector has no app to yield to: its mapping thread runs at its own priority.
+  const thread = options.mappingThread === false ? undefined : MappingThread.start({ ...(config.prices ? { prices: config.prices } : {}), mappingThreadNice: 0 });
   const closeLedger = async (): Promise<void> => {
+    await thread?.close();
     await ledger.close();
     await faultClient?.close().catch(() => undefined);
   };
@@ -144,6 +156,7 @@ export async function startCollector(config: CollectorConfig, options: StartOpti
         retryAfterSeconds: config.retryAfterSeconds,
         onIngested: () => idleFlusher.touch(),
         ...(options.hook ? { hook: options.hook } : {}),
+        ...(thread ? { mapping: requestMapping(thread) } : {}),
       }),
     },
     { methods: ['GET', 'HEAD'], path: '/healthz', handler: health.healthz, duringDrain: true },
@@ -237,5 +250,16 @@ export async function startCollector(config: CollectorConfig, options: StartOpti
       return draining;
     },
     stop,
+  };
+}
+
+function requestMapping(thread: MappingThread): RequestMapping {
+  return {
+    get usable() {
+      return thread.ready && thread.failed === undefined;
+    },
+    map: (job) => new Promise((resolve, reject) => {
+      thread.submitRequest(job, (outcome) => (outcome instanceof Error ? reject(outcome) : resolve(outcome)));
+    }),
   };
 }

@@ -23,17 +23,18 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import protobuf from 'protobufjs';
 import {
-  decodeTraceRequest, encodeTraceResponse, encodingForContentType, maybeGunzip,
-  OtlpBodyTooLargeError, OtlpContentEncodingError, OtlpDecodeError, type DecodedTraces, type OtlpEncoding,
+  encodeTraceResponse, encodingForContentType, maybeGunzip,
+  OtlpBodyTooLargeError, OtlpContentEncodingError, OtlpDecodeError, type OtlpEncoding,
 } from './otlp/decode.js';
-import type { IngestResult, LedgerStats } from '../exporter/ledger.js';
+import type { IngestResult, LedgerStats, MappedBatch } from '../exporter/ledger.js';
 import type { SpanRecord } from '../exporter/span-record.js';
+import { splitChunk } from '../exporter/writer/row-chunk.js';
 import { countAiCalls, type QueueAdmission } from './admission.js';
 import type { TokenAuthenticator } from './auth.js';
 import { BodyTooLargeError, ClientAbortedError, closeAfterResponse, readBody, send } from './http.js';
 import type { Logger } from './log.js';
 import type { CollectorMetrics } from './metrics.js';
-import { prefilterProtobuf, renumberErrors } from './prefilter.js';
+import { decodeRequest, type RequestJob, type RequestOutcome } from './otlp-request.js';
 import { SpoolClosedError, SpoolFullError, SpoolWriteError } from '../exporter/spool/errors.js';
 
 /** What the handler needs of a Ledger (a test double can stand in). */
@@ -45,6 +46,17 @@ export interface LedgerSink {
   readonly durable?: boolean;
   /** Resolves once the rows are fsync'd in the spool; rejects with SpoolFullError / SpoolWriteError / SpoolClosedError. */
   ingestDurable?(spans: readonly SpanRecord[], orgId?: string): Promise<IngestResult>;
+  /** `ingest` / `ingestDurable` for rows mapped on the mapping thread (required with `mapping`). */
+  ingestMapped?(batch: MappedBatch): IngestResult;
+  ingestMappedDurable?(batch: MappedBatch): Promise<IngestResult>;
+}
+
+/** The mapping thread, as the handler uses it: decodes and maps whole requests off this thread. */
+export interface RequestMapping {
+  /** False while it starts and after it failed: requests are then decoded and mapped here. */
+  readonly usable: boolean;
+  /** Rejects when the thread failed with the request (the body went to it: answer 503, retried). */
+  map(job: RequestJob): Promise<RequestOutcome>;
 }
 
 /** One decoded request, as the hook sees it. */
@@ -80,6 +92,8 @@ export interface TracesHandlerOptions {
   oversizedWaitMs?: number;
   /** Skip ordinary spans of protobuf requests before decoding them (prefilter.ts). Default true. */
   prefilter?: boolean;
+  /** Decode and map on the mapping thread when it is usable and no hook is set (the hook sees decoded spans). */
+  mapping?: RequestMapping;
   /** Called after rows were enqueued (the idle flusher listens). */
   onIngested?: (rows: number) => void;
 }
@@ -109,6 +123,7 @@ export function createTracesHandler(options: TracesHandlerOptions) {
   const retryAfter = { 'retry-after': String(options.retryAfterSeconds) };
   const oversizedWaitMs = options.oversizedWaitMs ?? 30_000;
   const prefilter = options.prefilter ?? true;
+  const mapping = options.mapping;
 
   return async function handleTraces(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const contentType = req.headers['content-type'];
@@ -125,26 +140,26 @@ export function createTracesHandler(options: TracesHandlerOptions) {
       return;
     }
 
-    let decoded: DecodedTraces;
+    let request: Prepared;
     let body: Uint8Array;
-    let received: number;
     try {
       const raw = await readBody(req, options.maxBodyBytes);
       body = maybeGunzip(raw, req.headers['content-encoding'], { maxDecompressedBytes: options.maxDecompressedBytes });
-      if (encoding === 'protobuf' && prefilter) {
-        // Ordinary spans are dropped before decoding (prefilter.ts); only possible AI calls are decoded.
-        const filtered = prefilterProtobuf(body);
-        decoded = filtered.body ? decodeTraceRequest(filtered.body, encoding) : { spans: [], rejected: 0, errors: [] };
-        if (filtered.keptIndex) {
-          decoded.errors = renumberErrors(decoded.errors, filtered.keptIndex);
-          received = filtered.total;
-          metrics.spansPrefiltered.inc(undefined, filtered.total - filtered.kept);
-        } else {
-          received = decoded.spans.length + decoded.rejected;
+      if (mapping?.usable && !options.hook) {
+        let outcome: RequestOutcome;
+        try {
+          outcome = await mapping.map({ body, encoding, prefilter, org: principal.org });
+        } catch (error) {
+          log.warn('the mapping thread lost a trace request', { error: error instanceof Error ? error.message : String(error) });
+          sendStatus(res, 503, 'the collector cannot take this request now', encoding, retryAfter);
+          return;
         }
+        if ('invalid' in outcome) throw new OtlpDecodeError(outcome.invalid);
+        request = outcome;
       } else {
-        decoded = decodeTraceRequest(body, encoding);
-        received = decoded.spans.length + decoded.rejected;
+        // Ordinary spans of protobuf requests are dropped before decoding (prefilter.ts).
+        const { decoded, received, prefiltered } = decodeRequest(body, encoding, prefilter);
+        request = { received, prefiltered, rejected: decoded.rejected, errors: decoded.errors, spans: decoded.spans };
       }
     } catch (error) {
       if (error instanceof BodyTooLargeError || error instanceof OtlpBodyTooLargeError) {
@@ -166,12 +181,14 @@ export function createTracesHandler(options: TracesHandlerOptions) {
       return;
     }
 
+    const { received } = request;
     metrics.spansReceived.inc(undefined, received);
-    if (decoded.rejected > 0) metrics.spansRejected.inc({ stage: 'decode' }, decoded.rejected);
+    if (request.prefiltered > 0) metrics.spansPrefiltered.inc(undefined, request.prefiltered);
+    if (request.rejected > 0) metrics.spansRejected.inc({ stage: 'decode' }, request.rejected);
 
-    if (options.hook) {
+    if (options.hook && 'spans' in request) {
       try {
-        await options.hook({ encoding, body, spans: decoded.spans, rejected: decoded.rejected, errors: decoded.errors, org: principal.org });
+        await options.hook({ encoding, body, spans: request.spans, rejected: request.rejected, errors: request.errors, org: principal.org });
       } catch (error) {
         log.warn('ingest hook refused a trace request', { error: error instanceof Error ? error.message : String(error) });
         sendStatus(res, 503, 'the collector cannot take this request now', encoding, retryAfter);
@@ -185,10 +202,10 @@ export function createTracesHandler(options: TracesHandlerOptions) {
       // admission does not apply; 200 only once the rows are fsync'd.
       try {
         const t0 = performance.now();
-        result = await ledger.ingestDurable(decoded.spans, principal.org);
+        result = 'spans' in request ? await ledger.ingestDurable(request.spans, principal.org) : await ledger.ingestMappedDurable!(request.mapped);
         if (DEBUG_SLOW_INGESTS && performance.now() - t0 > 30) {
           // Diagnostics (bench/soak --trace): a durable ingest (map + spool append + fsync) over 30 ms.
-          process.stderr.write(`TRACE ingestDurable ${JSON.stringify({ t: Date.now(), ms: Math.round((performance.now() - t0) * 10) / 10, spans: decoded.spans.length })}\n`);
+          process.stderr.write(`TRACE ingestDurable ${JSON.stringify({ t: Date.now(), ms: Math.round((performance.now() - t0) * 10) / 10, spans: received })}\n`);
         }
       } catch (error) {
         if (error instanceof SpoolFullError) {
@@ -210,16 +227,18 @@ export function createTracesHandler(options: TracesHandlerOptions) {
         return;
       }
     } else {
-      const calls = countAiCalls(decoded.spans);
+      const calls = 'spans' in request ? countAiCalls(request.spans) : rowsOf(request.mapped);
       if (admission.hasRoom(calls)) {
-        result = ledger.ingest(decoded.spans, principal.org);
+        result = 'spans' in request ? ledger.ingest(request.spans, principal.org) : ledger.ingestMapped!(request.mapped);
       } else if (admission.fitsEver(calls)) {
         metrics.refused.inc({ reason: 'queue_full' });
         log.debug('queue full, asking the client to retry', { aiSpans: calls, queuedRows: ledger.stats.queuedRows });
         sendStatus(res, 429, 'the write queue is full; retry later', encoding, retryAfter);
         return;
       } else {
-        const sliced = await ingestInSlices(decoded.spans, principal.org, oversizedWaitMs);
+        const limit = admission.sliceRows();
+        const parts = 'spans' in request ? spanParts(request.spans, principal.org, limit) : mappedParts(request.mapped, limit);
+        const sliced = await ingestInSlices(parts, oversizedWaitMs);
         if (!sliced) {
           metrics.refused.inc({ reason: 'queue_full' });
           sendStatus(res, 503, 'the write queue stayed full; retry later', encoding, retryAfter);
@@ -241,40 +260,85 @@ export function createTracesHandler(options: TracesHandlerOptions) {
     }
 
     if (result.rows > 0) options.onIngested?.(result.rows);
-    const rejected = decoded.rejected + result.malformed;
+    const rejected = request.rejected + result.malformed;
     const partial = rejected > 0
-      ? { rejectedSpans: rejected, errorMessage: `${rejected} of ${received} spans rejected: ${[...decoded.errors, ...result.errors].slice(0, 3).join('; ')}` }
+      ? { rejectedSpans: rejected, errorMessage: `${rejected} of ${received} spans rejected: ${[...request.errors, ...result.errors].slice(0, 3).join('; ')}` }
       : undefined;
     if (partial) log.debug('partial success', { rejected, received });
     send(res, 200, encodeTraceResponse(encoding, partial), CONTENT_TYPE[encoding]);
   };
 
-  /** A request with more AI spans than the queue ever holds: fed slice by slice as room frees. */
-  async function ingestInSlices(spans: SpanRecord[], org: string | undefined, waitMs: number): Promise<IngestResult | undefined> {
+  /** A request with more AI spans than the queue ever holds: fed part by part as room frees. */
+  async function ingestInSlices(parts: readonly Part[], waitMs: number): Promise<IngestResult | undefined> {
     const deadline = Date.now() + waitMs;
     const total: IngestResult = { rows: 0, skipped: 0, malformed: 0, dropped: 0, errors: [] };
-    const limit = admission.sliceRows();
-    let start = 0;
-    while (start < spans.length) {
-      let end = start;
-      let calls = 0;
-      while (end < spans.length && calls + countAiCalls([spans[end]!]) <= limit) {
-        calls += countAiCalls([spans[end]!]);
-        end++;
-      }
-      if (end === start) end++;
-      while (!admission.hasRoom(calls)) {
-        if (Date.now() > deadline) return start === 0 ? undefined : { ...total, dropped: total.dropped + 1 };
+    for (let i = 0; i < parts.length; i++) {
+      const part = parts[i]!;
+      while (!admission.hasRoom(part.calls)) {
+        if (Date.now() > deadline) return i === 0 ? undefined : { ...total, dropped: total.dropped + 1 };
         await Promise.all([ledger.flush(), new Promise((resolve) => setTimeout(resolve, 10))]);
       }
-      const r = ledger.ingest(spans.slice(start, end), org);
+      const r = part.ingest();
       total.rows += r.rows;
       total.skipped += r.skipped;
       total.malformed += r.malformed;
       total.dropped += r.dropped;
       total.errors.push(...r.errors.slice(0, 10 - total.errors.length));
-      start = end;
     }
     return total;
   }
+
+  /** Consecutive spans making at most `limit` rows each (a part holds one span at least). */
+  function spanParts(spans: readonly SpanRecord[], org: string | undefined, limit: number): Part[] {
+    const parts: Part[] = [];
+    for (let start = 0; start < spans.length;) {
+      let end = start;
+      let calls = 0;
+      for (; end < spans.length; end++) {
+        const call = countAiCalls([spans[end]!]);
+        if (end > start && calls + call > limit) break;
+        calls += call;
+      }
+      const slice = spans.slice(start, end);
+      parts.push({ calls, ingest: () => ledger.ingest(slice, org) });
+      start = end;
+    }
+    return parts;
+  }
+
+  /** The mapped rows `limit` at a time; the batch's counts go with the first part. */
+  function mappedParts(batch: MappedBatch, limit: number): Part[] {
+    const parts: Part[] = [];
+    let first: MappedBatch | undefined = { ...batch };
+    let rest = batch.chunk;
+    while (rest.rows > limit) {
+      const [head, tail] = splitChunk(rest, limit);
+      const part: MappedBatch = first ? { ...first, chunk: head } : { ...NO_COUNTS, chunk: head };
+      parts.push({ calls: rowsOf(part), ingest: () => ledger.ingestMapped!(part) });
+      first = undefined;
+      rest = tail;
+    }
+    const last: MappedBatch = first ? { ...first, chunk: rest } : { ...NO_COUNTS, chunk: rest };
+    parts.push({ calls: rowsOf(last), ingest: () => ledger.ingestMapped!(last) });
+    return parts;
+  }
+}
+
+/** A request after decoding: its spans (decoded here), or its rows (mapped on the mapping thread). */
+type Prepared = { received: number; prefiltered: number; rejected: number; errors: string[] } & (
+  | { spans: SpanRecord[] }
+  | { mapped: MappedBatch }
+);
+
+/** Part of an oversized request: the rows it may make, and how to ingest it. */
+interface Part {
+  calls: number;
+  ingest: () => IngestResult;
+}
+
+const NO_COUNTS: Omit<MappedBatch, 'chunk'> = { spans: 0, skipped: 0, malformed: 0, unpriced: 0, errors: [], unserializable: [] };
+
+/** Rows a mapped batch makes (the unserializable ones are rejected, so never queued, but still made). */
+function rowsOf(batch: MappedBatch): number {
+  return batch.chunk.rows + batch.unserializable.length;
 }

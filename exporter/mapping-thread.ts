@@ -1,6 +1,7 @@
 /**
- * The app-side handle of the mapping thread (mapping-worker.ts): hands it packed span batches and
- * gets each back as rows serialized to a chunk of bytes. It is `ready` once the worker has loaded its price
+ * The app-side handle of the mapping thread (mapping-worker.ts): hands it packed span batches (the
+ * exporter) or OTLP request bodies (the collector) and gets each back as rows serialized to a chunk
+ * of bytes. It is `ready` once the worker has loaded its price
  * book (until then the exporter maps on the app's thread, so starting adds no delay). The worker
  * keeps the app alive only while batches are in flight. If it fails (it could not start, it crashed, a batch could not be read back),
  * every batch in flight is answered with the error and `failed` is set: the exporter then maps on
@@ -13,6 +14,7 @@ import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { diag } from '@opentelemetry/api';
+import type { RequestJob, RequestOutcome } from '../collector/otlp-request.js';
 import type { LedgerOptions, MappedBatch } from './ledger.js';
 import type { MappingReply, MappingRequest, MappingWorkerData } from './mapping-worker.js';
 import type { LoadPriceBookOptions } from './pricing/index.js';
@@ -24,9 +26,12 @@ import { wireTransferList, type WireBatch } from './span-wire.js';
  */
 export const DEFAULT_MAPPING_THREAD_NICE = 10;
 
+/** A job's answer: a wire batch gets a MappedBatch, a request a RequestOutcome; or the reason it was lost. */
+type Outcome = MappedBatch | RequestOutcome | Error;
+
 interface InFlight {
   spans: number;
-  done: (outcome: MappedBatch | Error) => void;
+  done: (outcome: Outcome) => void;
 }
 
 export class MappingThread {
@@ -77,16 +82,30 @@ export class MappingThread {
 
   /** Maps `spans` AI spans packed in `batch`; `done` is called once, with the mapped batch or the reason it was lost. */
   submit(batch: WireBatch, spans: number, done: (outcome: MappedBatch | Error) => void): void {
+    // The batch's buffer moves to the worker (no copy; detached here).
+    this.#post((id) => ({ id, batch }), wireTransferList(batch), spans, done as (outcome: Outcome) => void);
+  }
+
+  /**
+   * Decodes and maps a collector's OTLP request (counted as one span in flight); `done` is called
+   * once. The body moves to the worker: a body sharing its memory (Buffer's pool) is copied first.
+   */
+  submitRequest(job: RequestJob, done: (outcome: RequestOutcome | Error) => void): void {
+    const { body } = job;
+    const owned = body.byteOffset === 0 && body.byteLength === body.buffer.byteLength ? body : new Uint8Array(body);
+    this.#post((id) => ({ id, request: { ...job, body: owned } }), [owned.buffer as ArrayBuffer], 1, done as (outcome: Outcome) => void);
+  }
+
+  #post(message: (id: number) => MappingRequest, transfer: ArrayBuffer[], spans: number, done: (outcome: Outcome) => void): void {
     if (this.#failure) {
       done(this.#failure);
       return;
     }
     const id = this.#nextId++;
     try {
-      // The batch's buffer moves to the worker (no copy; detached here).
-      this.#worker.postMessage({ id, batch } satisfies MappingRequest, wireTransferList(batch));
+      this.#worker.postMessage(message(id), transfer);
     } catch (error) {
-      done(error as Error); // a value that cannot be cloned: this batch only
+      done(error as Error); // a value that cannot be cloned: this job only
       return;
     }
     this.#inFlight.set(id, { spans, done });
@@ -115,7 +134,7 @@ export class MappingThread {
     if (!entry) return;
     this.#inFlight.delete(reply.id);
     this.#release(entry.spans);
-    settle(entry, 'error' in reply ? new Error(`the mapping thread failed a batch: ${reply.error}`) : reply.mapped);
+    settle(entry, 'error' in reply ? new Error(`the mapping thread failed a batch: ${reply.error}`) : 'mapped' in reply ? reply.mapped : reply.request);
   }
 
   #fail(error: Error): void {
@@ -141,7 +160,7 @@ export class MappingThread {
 }
 
 /** Runs a batch's callback from a worker event, where a throw would crash the app. */
-function settle(entry: InFlight, outcome: MappedBatch | Error): void {
+function settle(entry: InFlight, outcome: Outcome): void {
   try {
     entry.done(outcome);
   } catch (error) {

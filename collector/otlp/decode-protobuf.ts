@@ -61,16 +61,22 @@ class OtlpReader extends protobuf.BufferReader {
     const end = start + length;
     if (end > this.len) throw new RangeError(`index out of range: ${start} + ${length} > ${this.len}`);
     this.pos = end;
-    const buf = this.buf as Buffer;
+    const buf = this.buf as SliceableBuffer;
     for (let i = start; i < end; i++) {
       if (buf[i]! >= 0x80) {
         if (!isUtf8(buf.subarray(start, end))) throw new TypeError('The encoded data was not valid for encoding utf-8');
-        return buf.toString('utf8', start, end);
+        return buf.utf8Slice(start, end);
       }
     }
-    return buf.toString('latin1', start, end);
+    return buf.latin1Slice(start, end);
   }
 }
+
+/**
+ * Node's Buffer slicers behind `toString(encoding, start, end)`, called directly as protobufjs
+ * does (`utf8Slice`): toString's argument checks and encoding lookup cost as much as the slice.
+ */
+type SliceableBuffer = Buffer & { latin1Slice(start: number, end: number): string; utf8Slice(start: number, end: number): string };
 
 /** A Buffer view (no copy) of the body, read by OtlpReader: native strings, zero-copy bytes. */
 function readerOf(body: Uint8Array): protobuf.Reader {
