@@ -8,6 +8,8 @@
  *     - with a spool (`ledger.durable`): await ledger.ingestDurable (maps, appends, fdatasync), or
  *     - without: admission (queue headroom) → ledger.ingest (maps, enqueues; synchronous)
  *   → 200 ExportTraceServiceResponse (partial_success when spans were malformed).
+ * Prefilter, decode and mapping run on the mapping thread when `mapping` is usable and no hook is
+ * set; the ledger then takes the request's rows (ingestMapped / ingestMappedDurable).
  * With a spool a 200 means the request's rows are on disk: they reach ClickHouse from there, through
  * ClickHouse outages and process crashes. A full spool answers 503 + Retry-After (413 when the
  * request alone is larger than the whole spool); a spool write/fsync failure, or a closed spool, 503.
