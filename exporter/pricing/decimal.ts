@@ -223,3 +223,16 @@ export function formatAmount(a: Amount): string {
 export function formatNumber(value: number): string {
   return formatDec(decFromNumber(value));
 }
+
+/** 10^k as exact doubles (10^22 is the last power of ten a double holds exactly). */
+const NUMBER_POW10: readonly number[] = Array.from({ length: 23 }, (_, k) => Number(`1e${k}`));
+
+/**
+ * {@link formatScaled} of a non-negative safe integer, same text. Usually one division: `n / 10^s`
+ * is correctly rounded, and a decimal of at most 15 significant digits is the shortest text of its
+ * nearest double (DBL_DIG), which JS prints without an exponent from 1e-6 up.
+ */
+export function formatScaledNumber(n: number, s: number): string {
+  if (n < 1e15 && s <= 22 && (s <= 6 || n >= NUMBER_POW10[s - 6]!)) return String(n / NUMBER_POW10[s]!);
+  return formatScaled(BigInt(n), s);
+}

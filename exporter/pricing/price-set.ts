@@ -1,6 +1,6 @@
 import {
-  addAmount, addDec, cmpDec, cost, decFromNumber, decGreaterThan, divisorOf, formatAmount, formatDec, formatScaled, pow10, subDec,
-  toDec, ZERO, type Amount, type Dec, type Divisor,
+  addAmount, addDec, cmpDec, cost, decFromNumber, decGreaterThan, divisorOf, formatAmount, formatDec, formatScaled, formatScaledNumber,
+  pow10, subDec, toDec, ZERO, type Amount, type Dec, type Divisor,
 } from './decimal.js';
 import {
   bySpecificity, compatible, joinUnit, REQUESTS_KEY, UNIT_BY_PRICE_KEY, UNIT_BY_USAGE_KEY, UNITS, type UnitDef,
@@ -22,6 +22,9 @@ export interface PricedUnit {
   readonly terminating: boolean;
   readonly scaledBase: bigint;
   readonly scaledTiers: readonly bigint[];
+  /** scaledBase / scaledTiers as numbers, for the safe-integer path (exact only when PriceSet.safeInteger). */
+  readonly safeBase: number;
+  readonly safeTiers: readonly number[];
 }
 
 /** A free-form unit priced by an override (`credits`): count × price, outside the hierarchy. */
@@ -44,9 +47,17 @@ export interface PriceSet {
   readonly inputIndex: number;
   /** Decimal places of `scaledBase` / `scaledTiers`. */
   readonly scale: number;
+  /**
+   * Every unit terminating with safe-integer scaled prices, no custom units, tiers chosen by a
+   * priced input_tokens: integer usage can be priced in plain numbers ({@link computeCostSafeInteger}).
+   */
+  readonly safeInteger: boolean;
 }
 
 export class PriceSetError extends Error {}
+
+const MAX_SAFE = Number.MAX_SAFE_INTEGER;
+const MAX_SAFE_BIG = BigInt(MAX_SAFE);
 
 function parsePrice(key: string, value: unknown): { base: Dec; tiers: Array<{ start: number; price: Dec }> } {
   const single = (v: unknown, what: string): Dec => {
@@ -182,23 +193,29 @@ export function compilePriceSet(prices: Readonly<Record<string, unknown>>, optio
     for (const price of [e.base, ...e.tiers.map((t) => t.price)]) scale = Math.max(scale, price.s + e.per.k);
   }
   const atScale = (price: Dec, per: Divisor): bigint => price.n * pow10(scale - price.s - per.k);
-  const units: PricedUnit[] = sorted.map((e) => ({
-    unit: e.unit,
-    priceKey: e.priceKey,
-    base: e.base,
-    tiers: e.tiers,
-    per: e.per,
-    inner: sorted.flatMap((other, k) => (other.unit.ancestors.includes(e.unit.index) ? [k] : [])),
-    terminating: e.per.r === 1n,
-    scaledBase: e.per.r === 1n ? atScale(e.base, e.per) : 0n,
-    scaledTiers: e.per.r === 1n ? e.tiers.map((t) => atScale(t.price, e.per)) : [],
-  }));
+  const units: PricedUnit[] = sorted.map((e) => {
+    const scaledBase = e.per.r === 1n ? atScale(e.base, e.per) : 0n;
+    const scaledTiers = e.per.r === 1n ? e.tiers.map((t) => atScale(t.price, e.per)) : [];
+    return {
+      unit: e.unit,
+      priceKey: e.priceKey,
+      base: e.base,
+      tiers: e.tiers,
+      per: e.per,
+      inner: sorted.flatMap((other, k) => (other.unit.ancestors.includes(e.unit.index) ? [k] : [])),
+      terminating: e.per.r === 1n,
+      scaledBase,
+      scaledTiers,
+      safeBase: Number(scaledBase),
+      safeTiers: scaledTiers.map(Number),
+    };
+  });
   const order = sorted.map((e, k) => ({ k, order: e.order })).sort((x, y) => x.order - y.order).map((x) => x.k);
-  return {
-    units, custom, order, problems, scale,
-    hasTiers: units.some((x) => x.tiers.length > 0),
-    inputIndex: units.findIndex((x) => x.unit.usageKey === 'input_tokens'),
-  };
+  const hasTiers = units.some((x) => x.tiers.length > 0);
+  const inputIndex = units.findIndex((x) => x.unit.usageKey === 'input_tokens');
+  const safeInteger = custom.length === 0 && (!hasTiers || inputIndex >= 0)
+    && units.every((x) => x.terminating && [x.scaledBase, ...x.scaledTiers].every((p) => p <= MAX_SAFE_BIG));
+  return { units, custom, order, problems, scale, hasTiers, inputIndex, safeInteger };
 }
 
 export interface Computed {
@@ -245,6 +262,13 @@ function inferMissing(unit: UnitDef, usage: PricingUsage, fromInner: Dec, warnin
   return count;
 }
 
+let safeIntegerPath = true;
+
+/** Tests and benchmarks only (index.ts does not export it): `false` sends every quote down the BigInt path. */
+export function setSafeIntegerPath(on: boolean): void {
+  safeIntegerPath = on;
+}
+
 /**
  * Prices `usage` with `set`. Each priced unit is charged on its leaf count: its own count minus
  * the leaf counts of the more specific priced units inside it (input_tokens pays only for tokens
@@ -253,6 +277,72 @@ function inferMissing(unit: UnitDef, usage: PricingUsage, fromInner: Dec, warnin
  * clamped to zero and reported in `warnings`; nothing here throws on bad numbers.
  */
 export function computeCost(set: PriceSet, usage: PricingUsage, warnings: string[]): Computed {
+  return (safeIntegerPath && computeCostSafeInteger(set, usage)) || computeCostExact(set, usage, warnings);
+}
+
+/**
+ * {@link computeCost}'s common case in plain numbers, character for character the same result:
+ * every count a non-negative safe integer and every leaf, product and sum staying one. Undefined
+ * when anything needs the BigInt path or a warning (the caller then starts over there).
+ * `x > MAX_SAFE` after `*` or `+` of non-negative integers is an exact overflow test: rounding is
+ * monotone and 2^53 is representable, so a true result above MAX_SAFE never rounds down to it.
+ */
+export function computeCostSafeInteger(set: PriceSet, usage: PricingUsage): Computed | undefined {
+  if (!set.safeInteger) return undefined;
+  const units = set.units;
+  const n = units.length;
+  const leaves = new Array<number>(n);
+  let inputTotal = 0;
+  for (let i = 0; i < n; i++) {
+    const pu = units[i]!;
+    let innerSum = 0;
+    for (const k of pu.inner) innerSum += leaves[k]!;
+    const v = usage[pu.unit.usageKey];
+    let count: number;
+    if (v === undefined) {
+      if (pu.unit.usageKey === REQUESTS_KEY) count = 1;
+      else if (reportsPart(pu.unit, usage)) return undefined;
+      else count = innerSum;
+    } else if (Number.isSafeInteger(v)) {
+      count = v;
+    } else {
+      return undefined;
+    }
+    const leaf = count - innerSum;
+    // A negative count or parts exceeding the whole (the BigInt path warns); parts summing past MAX_SAFE too.
+    if (leaf < 0) return undefined;
+    leaves[i] = leaf;
+    if (i === set.inputIndex) inputTotal = count;
+  }
+
+  let sum = 0;
+  const breakdown: Record<string, string> = {};
+  for (const i of set.order) {
+    const leaf = leaves[i]!;
+    if (leaf === 0) continue;
+    const pu = units[i]!;
+    let price = pu.safeBase;
+    for (let t = 0; t < pu.tiers.length; t++) if (inputTotal > pu.tiers[t]!.start) price = pu.safeTiers[t]!;
+    const part = leaf * price;
+    sum += part;
+    // sum >= part, so this also catches a product past MAX_SAFE.
+    if (sum > MAX_SAFE) return undefined;
+    breakdown[pu.unit.usageKey] = formatScaledNumber(part, set.scale);
+  }
+  return { total: formatScaledNumber(sum, set.scale), breakdown };
+}
+
+/** Some part of a missing whole is reported as a positive number ({@link inferMissing} would warn). */
+function reportsPart(unit: UnitDef, usage: PricingUsage): boolean {
+  for (const d of unit.descendants) {
+    const v = usage[UNITS[d]!.usageKey];
+    if (typeof v === 'number' && Number.isFinite(v) && v > 0) return true;
+  }
+  return false;
+}
+
+/** {@link computeCost} in exact BigInt decimals: any usage, any price set. */
+export function computeCostExact(set: PriceSet, usage: PricingUsage, warnings: string[]): Computed {
   const units = set.units;
   const n = units.length;
   const counts: Dec[] = new Array<Dec>(n);
