@@ -77,7 +77,6 @@ import { fromReadableSpan } from '../exporter/readable-span.js';
 import { SpanWire } from '../exporter/span-wire.js';
 import { insertStatement, serializeRow } from '../exporter/writer/serialize.js';
 import { UsageContextSpanProcessor, withUsageContext } from '../instrumentation/usage-context.js';
-import { installInstrumentation, openaiClient } from '../test/support/capture.js';
 import { openTestStore } from '../test/support/store.js';
 import { medianMs, perSecond, printFigure } from './support/measure.js';
 import { generateSpans } from './support/traffic.js';
@@ -529,6 +528,8 @@ async function benchAppCalls(client: ClickHouseClient, prices: PriceBook): Promi
   await quiet(client);
   installContextManager();
   const calls = Number(args['app-calls']);
+  // Loaded here only: the SDKs it brings would weigh on [4]'s child process, which runs this file too.
+  const { installInstrumentation, openaiClient } = await import('../test/support/capture.js');
   const fake = await startProvider();
   const openai = openaiClient({ url: fake.url }, { localBaseURL: true });
   const ledgerExporter = new GenAiLedgerExporter({ client, database: DATABASE, prices, migrate: false });
