@@ -33,7 +33,7 @@ import { silentLogger, type Logger } from './log.js';
 import { CollectorMetrics } from './metrics.js';
 import { createQueryHandler, readOnlySettings } from './query-endpoint.js';
 import { openReader } from './reader.js';
-import { createTracesHandler, type IngestHook, type RequestMapping } from './traces-handler.js';
+import { createTracesHandler, requestMapping, type IngestHook } from './traces-handler.js';
 
 export interface StartOptions {
   log?: Logger;
@@ -156,7 +156,7 @@ export async function startCollector(config: CollectorConfig, options: StartOpti
         retryAfterSeconds: config.retryAfterSeconds,
         onIngested: () => idleFlusher.touch(),
         ...(options.hook ? { hook: options.hook } : {}),
-        ...(thread ? { mapping: requestMapping(thread) } : {}),
+        ...(thread ? { mapping: requestMapping(thread, log) } : {}),
       }),
     },
     { methods: ['GET', 'HEAD'], path: '/healthz', handler: health.healthz, duringDrain: true },
@@ -250,16 +250,5 @@ export async function startCollector(config: CollectorConfig, options: StartOpti
       return draining;
     },
     stop,
-  };
-}
-
-function requestMapping(thread: MappingThread): RequestMapping {
-  return {
-    get usable() {
-      return thread.ready && thread.failed === undefined;
-    },
-    map: (job) => new Promise((resolve, reject) => {
-      thread.submitRequest(job, (outcome) => (outcome instanceof Error ? reject(outcome) : resolve(outcome)));
-    }),
   };
 }

@@ -29,6 +29,7 @@ import {
   OtlpBodyTooLargeError, OtlpContentEncodingError, OtlpDecodeError, type OtlpEncoding,
 } from './otlp/decode.js';
 import type { IngestResult, LedgerStats, MappedBatch } from '../exporter/ledger.js';
+import type { MappingThread } from '../exporter/mapping-thread.js';
 import type { SpanRecord } from '../exporter/span-record.js';
 import { splitChunk } from '../exporter/writer/row-chunk.js';
 import { countAiCalls, type QueueAdmission } from './admission.js';
@@ -59,6 +60,24 @@ export interface RequestMapping {
   readonly usable: boolean;
   /** Rejects when the thread failed with the request (the body went to it: answer 503, retried). */
   map(job: RequestJob): Promise<RequestOutcome>;
+}
+
+/** The mapping thread as the handler uses it; its failure is logged once (requests then stay on the collector's thread). */
+export function requestMapping(thread: Pick<MappingThread, 'ready' | 'failed' | 'submitRequest'>, log: Logger): RequestMapping {
+  let reported = false;
+  return {
+    get usable() {
+      const failure = thread.failed;
+      if (failure && !reported) {
+        reported = true;
+        log.error('the mapping thread failed; requests are decoded and mapped on the collector\'s thread from now on', { error: failure.message });
+      }
+      return thread.ready && failure === undefined;
+    },
+    map: (job) => new Promise((resolve, reject) => {
+      thread.submitRequest(job, (outcome) => (outcome instanceof Error ? reject(outcome) : resolve(outcome)));
+    }),
+  };
 }
 
 /** One decoded request, as the hook sees it. */

@@ -14,7 +14,8 @@ import { createRouter, listen, type HttpServerHandle } from '../../collector/htt
 import { silentLogger } from '../../collector/log.js';
 import { CollectorMetrics } from '../../collector/metrics.js';
 import { ExportTraceServiceResponse } from '../../collector/otlp/schema.js';
-import { createTracesHandler, type LedgerSink, type RequestMapping } from '../../collector/traces-handler.js';
+import type { Logger } from '../../collector/log.js';
+import { createTracesHandler, requestMapping, type LedgerSink, type RequestMapping } from '../../collector/traces-handler.js';
 import type { IngestResult, LedgerStats, MappedBatch } from '../../exporter/ledger.js';
 import { UsageMapper } from '../../exporter/mapper.js';
 import { MappingThread } from '../../exporter/mapping-thread.js';
@@ -115,12 +116,7 @@ beforeAll(async () => {
   for (const deadline = Date.now() + 20_000; !thread.ready; await new Promise((r) => setTimeout(r, 20))) {
     if (Date.now() > deadline || thread.failed) throw new Error(`the mapping thread did not start: ${thread.failed?.message}`);
   }
-  const mapping: RequestMapping = {
-    get usable() {
-      return thread.ready && !thread.failed;
-    },
-    map: (job) => new Promise((resolve, reject) => thread.submitRequest(job, (o) => (o instanceof Error ? reject(o) : resolve(o)))),
-  };
+  const mapping = requestMapping(thread, silentLogger);
   const failing: RequestMapping = { usable: true, map: async () => Promise.reject(new Error('the mapping thread exited with code 1')) };
   const a = side('/thread/v1/traces', mapper, mapping);
   const b = side('/here/v1/traces', mapper, undefined);
@@ -237,6 +233,18 @@ describe('requests mapped on the mapping thread', () => {
     expect(smallOnThread.ledger.stats.spansReceived).toBe(25);
     expect(smallOnThread.ledger.ingests).toEqual(['mapped:10', 'mapped:10', 'mapped:5']);
     expect(smallHere.ledger.ingests).toEqual(['spans:10', 'spans:10', 'spans:5']);
+  });
+
+  test('a failed mapping thread is not used, and its failure is logged once', () => {
+    const errors: string[] = [];
+    const log = { ...silentLogger, error: (msg: string) => void errors.push(msg) } as Logger;
+    const failed = requestMapping({ ready: true, failed: new Error('the mapping thread exited with code 1'), submitRequest: () => undefined }, log);
+    expect(failed.usable).toBe(false);
+    expect(failed.usable).toBe(false);
+    expect(errors).toEqual(["the mapping thread failed; requests are decoded and mapped on the collector's thread from now on"]);
+    const starting = requestMapping({ ready: false, failed: undefined, submitRequest: () => undefined }, log);
+    expect(starting.usable).toBe(false);
+    expect(errors).toHaveLength(1);
   });
 
   test('a request the thread loses is answered 503 with Retry-After (the client retries it)', async () => {
