@@ -566,7 +566,9 @@ async function benchAppCalls(client: ClickHouseClient, prices: PriceBook): Promi
         elapsed += performance.eventLoopUtilization(loop).active;
         if (cpu !== undefined) cpu += mainThreadCpuMs()! - cpu1!;
         const rows = ledgerExporter.stats()!.writtenRows - written;
-        const orgs = await client.query({ query: "SELECT count() AS n FROM ai_usage WHERE org_id IN ('acme', 'globex', 'initech', 'umbrella')", format: 'JSONEachRow' });
+        const orgs = await client.query({
+          query: 'SELECT count() AS n FROM ai_usage WHERE org_id IN {orgs:Array(String)}', query_params: { orgs: ORGS_FOR_CALLS }, format: 'JSONEachRow',
+        });
         const attributed = Number((await orgs.json<{ n: string }>())[0]!.n);
         if (rows !== calls || attributed !== calls) throw new Error(`[3b] ${rows} rows written (${attributed} attributed) for ${calls} calls`);
         await truncate(client);

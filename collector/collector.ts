@@ -104,8 +104,11 @@ export async function startCollector(config: CollectorConfig, options: StartOpti
     await faultClient?.close().catch(() => undefined);
     throw error;
   }
-  // The collector has no app to yield to: its mapping thread runs at its own priority.
-  const thread = options.mappingThread === false ? undefined : MappingThread.start({ ...(config.prices ? { prices: config.prices } : {}), mappingThreadNice: 0 });
+  // The collector has no app to yield to: its mapping thread runs at its own priority. With a hook
+  // requests are decoded here (the hook sees the spans), so no thread is started.
+  const thread = options.mappingThread === false || options.hook
+    ? undefined
+    : MappingThread.start({ ...(config.prices ? { prices: config.prices } : {}), mappingThreadNice: 0 });
   const closeLedger = async (): Promise<void> => {
     await thread?.close();
     await ledger.close();
