@@ -16,6 +16,9 @@ COPY package.json package-lock.json ./
 # runtime dependency needs an install script (chdb's is a no-op; its engine is a prebuilt package).
 RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY tsconfig.json tsconfig.build.json index.ts ./
+COPY usage ./usage
+COPY pricing ./pricing
+COPY delivery ./delivery
 COPY exporter ./exporter
 COPY collector ./collector
 COPY clickhouse ./clickhouse

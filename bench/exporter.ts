@@ -69,13 +69,13 @@ import { BatchSpanProcessor, type ReadableSpan, type SpanExporter } from '@opent
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { GenAiLedgerExporter } from '../exporter/span-exporter.js';
-import { UsageMapper } from '../exporter/mapper.js';
-import { DEFAULT_ENGINE_NICE } from '../exporter/ledger.js';
-import { DEFAULT_MAPPING_THREAD_NICE } from '../exporter/mapping-thread.js';
-import { loadPriceBook, type PriceBook } from '../exporter/pricing/index.js';
+import { UsageMapper } from '../usage/mapper.js';
+import { DEFAULT_ENGINE_NICE } from '../delivery/ledger.js';
+import { DEFAULT_MAPPING_THREAD_NICE } from '../delivery/mapping-thread.js';
+import { loadPriceBook, type PriceBook } from '../pricing/index.js';
 import { fromReadableSpan } from '../exporter/readable-span.js';
 import { SpanWire } from '../exporter/span-wire.js';
-import { insertStatement, serializeRow } from '../exporter/writer/serialize.js';
+import { insertStatement, serializeRow } from '../clickhouse/serialize.js';
 import { UsageContextSpanProcessor, withUsageContext } from '../instrumentation/usage-context.js';
 import { openTestStore } from '../test/support/store.js';
 import { medianMs, perSecond, printFigure } from './support/measure.js';

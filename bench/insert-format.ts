@@ -31,9 +31,9 @@ import { availableParallelism, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import type { ClickHouseSettings } from '@clickhouse/client';
 import { refreshRollups } from '../clickhouse/migrate.js';
-import { USAGE_COLUMNS, type UsageRow } from '../exporter/usage-row.js';
-import { BatchWriter } from '../exporter/writer/batch-writer.js';
-import { insertStatement, serializeRow } from '../exporter/writer/serialize.js';
+import { USAGE_COLUMNS, type UsageRow } from '../usage/usage-row.js';
+import { BatchWriter } from '../delivery/writer/batch-writer.js';
+import { insertStatement, serializeRow } from '../clickhouse/serialize.js';
 import { openTestStore, queryOne, usageRow } from '../test/support/store.js';
 import { perSecond, printFigure } from './support/measure.js';
 

@@ -6,8 +6,8 @@
 import { parseArgs } from 'node:util';
 import { JsonTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { decodeTraceRequest } from '../collector/otlp/decode.js';
-import { UsageMapper } from '../exporter/mapper.js';
-import { loadPriceBook } from '../exporter/pricing/index.js';
+import { UsageMapper } from '../usage/mapper.js';
+import { loadPriceBook } from '../pricing/index.js';
 import { medianMs, perSecond, printFigure } from './support/measure.js';
 import { generateSpans } from './support/traffic.js';
 

@@ -5,7 +5,7 @@ import { clientRunner, type QueryRunner } from '../clickhouse/query-runner.js';
 import { runReport, type ReportRow } from '../clickhouse/report.js';
 import { parseStore, resolveStoreOption } from '../clickhouse/store.js';
 import { findLiveCollector } from '../collector/discovery.js';
-import { loadPriceBook } from '../exporter/pricing/index.js';
+import { loadPriceBook } from '../pricing/index.js';
 import { GenAiLedgerExporter } from '../exporter/span-exporter.js';
 import { planTraffic, SCRAPE_MODEL, SCRAPE_PROVIDER, SCRAPE_USD_PER_CREDIT, SELF_HOSTED_MODEL } from '../demo/traffic.js';
 import { parseCommandArgs } from './args.js';

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { migrate } from '../clickhouse/migrate.js';
 import { syncModelPrices } from '../clickhouse/prices.js';
-import { loadPriceBook } from '../exporter/pricing/index.js';
+import { loadPriceBook } from '../pricing/index.js';
 import { parseCommandArgs } from './args.js';
 import { CliError, USAGE_EXIT_CODE } from './cli-error.js';
 import type { Command } from './main.js';

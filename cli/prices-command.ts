@@ -1,8 +1,8 @@
 import { parseArgs } from 'node:util';
 import { basename } from 'node:path';
-import { loadPriceBook, type PriceBook } from '../exporter/pricing/index.js';
-import { cost, divisorOf, formatAmount, toDec } from '../exporter/pricing/decimal.js';
-import type { PriceDescription, PriceEntry, PriceEntryPrice } from '../exporter/pricing/types.js';
+import { loadPriceBook, type PriceBook } from '../pricing/index.js';
+import { cost, divisorOf, formatAmount, toDec } from '../pricing/decimal.js';
+import type { PriceDescription, PriceEntry, PriceEntryPrice } from '../pricing/types.js';
 import { parseCommandArgs } from './args.js';
 import { CliError, USAGE_EXIT_CODE } from './cli-error.js';
 import type { Command } from './main.js';

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { refreshRollups } from '../clickhouse/migrate.js';
 import { embeddedStoreHolder, parseStore, resolveStoreOption } from '../clickhouse/store.js';
 import { countRepriceRows, reprice, type RepriceResult } from '../clickhouse/reprice.js';
-import { loadPriceBook } from '../exporter/pricing/index.js';
+import { loadPriceBook } from '../pricing/index.js';
 import { parseCommandArgs } from './args.js';
 import { CliError, USAGE_EXIT_CODE } from './cli-error.js';
 import type { Command } from './main.js';

@@ -1,8 +1,8 @@
 import { parseArgs } from 'node:util';
 import { readFile } from 'node:fs/promises';
 import { decodeTraceRequest, maybeGunzip, sniffEncoding, type DecodedTraces } from '../collector/otlp/decode.js';
-import { UsageMapper } from '../exporter/mapper.js';
-import { loadPriceBook } from '../exporter/pricing/index.js';
+import { UsageMapper } from '../usage/mapper.js';
+import { loadPriceBook } from '../pricing/index.js';
 import { parseCommandArgs } from './args.js';
 import { CliError } from './cli-error.js';
 import type { Command } from './main.js';

@@ -9,7 +9,7 @@
  */
 import { diag } from '@opentelemetry/api';
 import type { ClickHouseClient } from '@clickhouse/client';
-import type { PriceListRow } from '../exporter/pricing/types.js';
+import type { PriceListRow } from '../pricing/types.js';
 
 /** One price row, as the pricing engine lists it (`PriceBook.listPrices()`). */
 export type ModelPriceRow = PriceListRow;

@@ -4,7 +4,7 @@
  *
  * Rows are read from `ai_usage_exact` (one row per call, the latest delivery) in chunks, in
  * (ts, trace_id, span_id) order with a keyset cursor, priced again with the same rule the mapper
- * uses (`priceCall` in exporter/mapper.ts), and written back whole with the same (trace_id,
+ * uses (`priceCall` in usage/mapper.ts), and written back whole with the same (trace_id,
  * span_id). ai_usage is a ReplacingMergeTree versioned by `inserted_at`, which the server sets on
  * insert, so the rewritten row supersedes the old one (at once through `ai_usage_exact`, physically
  * at the next merge), and the rollup refresh picks its hour up as dirty.
@@ -21,10 +21,10 @@
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { ClickHouseClient } from '@clickhouse/client';
-import { priceCall, type PricedCall } from '../exporter/mapper.js';
-import type { PriceBook } from '../exporter/pricing/index.js';
-import { USAGE_COLUMNS, type UsageRow } from '../exporter/usage-row.js';
-import { insertStatement, serializeRow } from '../exporter/writer/serialize.js';
+import { priceCall, type PricedCall } from '../usage/mapper.js';
+import type { PriceBook } from '../pricing/index.js';
+import { USAGE_COLUMNS, type UsageRow } from '../usage/usage-row.js';
+import { insertStatement, serializeRow } from './serialize.js';
 import { QUERY_OUTPUT_SETTINGS } from './query-runner.js';
 
 export const DEFAULT_REPRICE_CHUNK_ROWS = 10_000;

@@ -27,8 +27,8 @@ import { Readable } from 'node:stream';
 import { diag } from '@opentelemetry/api';
 import { createClient } from '@clickhouse/client';
 import type { ClickHouseClient, ClickHouseClientConfigOptions, ClickHouseSettings } from '@clickhouse/client';
-import { isProcessAlive } from '../exporter/process-alive.js';
-import { EngineThreadNicer } from '../exporter/thread-priority.js';
+import { isProcessAlive } from './process-alive.js';
+import { EngineThreadNicer } from '../delivery/thread-priority.js';
 
 export const DEFAULT_STORE = './.genai-ledger';
 export const DEFAULT_DATABASE = 'genai_ledger';
@@ -432,7 +432,7 @@ class StickySettingsConnection implements ClientConnection {
     for (const [name, value] of Object.entries(params.clickhouse_settings ?? {})) {
       if (value !== undefined && !NOT_SET_BY_CHDB.has(name)) settings[name] = value as string | number | boolean;
     }
-    // chDB's errors carry the ClickHouse code as `clickhouseCode` (writer/errors.ts reads either).
+    // chDB's errors carry the ClickHouse code as `clickhouseCode` (delivery/writer/errors.ts reads either).
     await raw({
       table: insert[1]!, columns: insert[2]!.split(',').map((c) => c.trim()), format: insert[3]!, values, settings,
       ...(params.abort_signal ? { signal: params.abort_signal } : {}),

@@ -7,8 +7,8 @@
  * first test, `callOperation`: a few attribute lookups per span, so ordinary spans cost next to
  * nothing). Byte room is estimated from the queue's current average row size.
  */
-import { callOperation } from '../exporter/classify.js';
-import type { SpanRecord } from '../exporter/span-record.js';
+import { callOperation } from '../usage/classify.js';
+import type { SpanRecord } from '../usage/span-record.js';
 
 /** Serialized size assumed for a row when the queue is empty (UTF-8 bytes of a JSONCompactEachRow line). */
 export const ASSUMED_ROW_BYTES = 1024;

@@ -5,7 +5,7 @@
  *   http.ts            server, router, body limits
  *   traces-handler.ts  POST /v1/traces: decode → hook → admission → ledger.ingest
  *   otlp-request.ts    a request body → spans or rows; decoded and mapped on the mapping thread
- *                      (exporter/mapping-thread.ts) unless it is starting, failed or off
+ *                      (delivery/mapping-thread.ts) unless it is starting, failed or off
  *   admission.ts       queue headroom (429 + Retry-After before anything is half-accepted)
  *   auth.ts            bearer tokens, org binding, constant-time comparison
  *   query-endpoint.ts  POST /v1/query, read-only (+ sql-guard.ts, reader.ts)
@@ -20,8 +20,8 @@
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 import { createStoreClient, describeStore, parseStore, storeDatabase, StoreLockedError, type Store } from '../clickhouse/store.js';
-import { Ledger } from '../exporter/ledger.js';
-import { MappingThread } from '../exporter/mapping-thread.js';
+import { Ledger } from '../delivery/ledger.js';
+import { MappingThread } from '../delivery/mapping-thread.js';
 import { FaultSwitch } from './fault-injection.js';
 import { IdleFlusher, QueueAdmission } from './admission.js';
 import { TokenAuthenticator } from './auth.js';

@@ -6,7 +6,7 @@
  */
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isProcessAlive } from '../exporter/process-alive.js';
+import { isProcessAlive } from '../clickhouse/process-alive.js';
 
 export const DISCOVERY_FILE = 'collector.json';
 

@@ -10,7 +10,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { renderMigrations } from '../clickhouse/migrate.js';
-import type { SpoolStats } from '../exporter/spool/spool.js';
+import type { SpoolStats } from '../delivery/spool/spool.js';
 import type { QueryRunner } from '../clickhouse/query-runner.js';
 import { send, sendJson } from './http.js';
 import { PROMETHEUS_CONTENT_TYPE, type CollectorMetrics } from './metrics.js';

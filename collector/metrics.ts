@@ -4,7 +4,7 @@
  * callback gauges/counters and one histogram are all the collector needs.
  */
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
-import type { LedgerStats } from '../exporter/ledger.js';
+import type { LedgerStats } from '../delivery/ledger.js';
 
 type Labels = Record<string, string>;
 

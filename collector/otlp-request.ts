@@ -6,9 +6,9 @@
  * OTLP/protobuf requests are prefiltered first (prefilter.ts: ordinary spans dropped unread);
  * decode errors are numbered as in the original request either way.
  */
-import type { MappedBatch } from '../exporter/ledger.js';
-import { mapBatch } from '../exporter/map-batch.js';
-import type { UsageMapper } from '../exporter/mapper.js';
+import type { MappedBatch } from '../delivery/ledger.js';
+import { mapBatch } from '../delivery/map-batch.js';
+import type { UsageMapper } from '../usage/mapper.js';
 import { decodeTraceRequest, OtlpDecodeError, type DecodedTraces, type OtlpEncoding } from './otlp/decode.js';
 import { prefilterProtobuf, renumberErrors } from './prefilter.js';
 

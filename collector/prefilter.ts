@@ -6,7 +6,7 @@
  * spans that may be AI calls are decoded.
  *
  * A span is kept when
- * - one of its attribute keys is one the classifier (exporter/classify.ts `callOperation`) looks
+ * - one of its attribute keys is one the classifier (usage/classify.ts `callOperation`) looks
  *   at: without any of them a span is never an AI call (CLASSIFIER_KEYS), or
  * - it looks malformed (ids of the wrong length or all zeros, start time missing, end before
  *   start, or anything unreadable): the real decoder then rejects it with its own reason, so
@@ -16,7 +16,7 @@
  * A body the scan cannot walk is handed to the decoder unchanged (which then reports it).
  */
 import protobuf from 'protobufjs';
-import { KEYS } from '../exporter/conventions.js';
+import { KEYS } from '../usage/conventions.js';
 
 /** Every attribute key `callOperation` reads before it can answer "an AI call". */
 export const CLASSIFIER_KEYS: readonly string[] = [

@@ -28,17 +28,17 @@ import {
   encodeTraceResponse, encodingForContentType, maybeGunzip,
   OtlpBodyTooLargeError, OtlpContentEncodingError, OtlpDecodeError, type OtlpEncoding,
 } from './otlp/decode.js';
-import type { IngestResult, LedgerStats, MappedBatch } from '../exporter/ledger.js';
-import type { MappingThread } from '../exporter/mapping-thread.js';
-import type { SpanRecord } from '../exporter/span-record.js';
-import { splitChunk } from '../exporter/writer/row-chunk.js';
+import type { IngestResult, LedgerStats, MappedBatch } from '../delivery/ledger.js';
+import type { MappingThread } from '../delivery/mapping-thread.js';
+import type { SpanRecord } from '../usage/span-record.js';
+import { splitChunk } from '../clickhouse/row-chunk.js';
 import { countAiCalls, type QueueAdmission } from './admission.js';
 import type { TokenAuthenticator } from './auth.js';
 import { BodyTooLargeError, ClientAbortedError, closeAfterResponse, readBody, send } from './http.js';
 import type { Logger } from './log.js';
 import type { CollectorMetrics } from './metrics.js';
 import { decodeRequest, type RequestJob, type RequestOutcome } from './otlp-request.js';
-import { SpoolClosedError, SpoolFullError, SpoolWriteError } from '../exporter/spool/errors.js';
+import { SpoolClosedError, SpoolFullError, SpoolWriteError } from '../delivery/spool/errors.js';
 
 /** What the handler needs of a Ledger (a test double can stand in). */
 export interface LedgerSink {

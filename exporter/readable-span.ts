@@ -1,6 +1,6 @@
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import type { SpanRecord } from './span-record.js';
-import { hrTimeToMicros } from './time.js';
+import type { SpanRecord } from '../usage/span-record.js';
+import { hrTimeToMicros } from '../usage/time.js';
 
 /** Adapts an SDK span without copying its attribute maps (the in-process hot path). */
 export function fromReadableSpan(span: ReadableSpan): SpanRecord {

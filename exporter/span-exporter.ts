@@ -1,11 +1,11 @@
 import { context, diag } from '@opentelemetry/api';
 import { ExportResultCode, suppressTracing, type ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
-import { Ledger, type IngestResult, type LedgerOptions, type LedgerStats, type MappedBatch } from './ledger.js';
-import { MappingThread } from './mapping-thread.js';
+import { Ledger, type IngestResult, type LedgerOptions, type LedgerStats, type MappedBatch } from '../delivery/ledger.js';
+import { MappingThread } from '../delivery/mapping-thread.js';
 import { fromReadableSpan } from './readable-span.js';
 import { SpanWire } from './span-wire.js';
-import { NO_ROWS } from './writer/row-chunk.js';
+import { NO_ROWS } from '../clickhouse/row-chunk.js';
 
 export interface GenAiLedgerExporterOptions extends LedgerOptions {
   /** Spans held while the store opens (prices load, migrations run); more are dropped and counted. Default 10 000. */

@@ -21,12 +21,12 @@
  */
 import { Buffer } from 'node:buffer';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { firstString } from './attribute-read.js';
-import { DEFAULT_ATTRIBUTION_KEYS, type AttributionKeys } from './attribution.js';
-import { callOperation } from './classify.js';
-import { CONTENT_KEY_PATTERN, KEYS, LEDGER_USAGE_PREFIX } from './conventions.js';
-import { STATUS_ERROR, type Attributes, type AttributeValue, type SpanEvent, type SpanRecord } from './span-record.js';
-import { hrTimeToMicros } from './time.js';
+import { firstString } from '../usage/attribute-read.js';
+import { DEFAULT_ATTRIBUTION_KEYS, type AttributionKeys } from '../usage/attribution.js';
+import { callOperation } from '../usage/classify.js';
+import { CONTENT_KEY_PATTERN, KEYS, LEDGER_USAGE_PREFIX } from '../usage/conventions.js';
+import { STATUS_ERROR, type Attributes, type AttributeValue, type SpanEvent, type SpanRecord } from '../usage/span-record.js';
+import { hrTimeToMicros } from '../usage/time.js';
 
 /** The mapper options that decide which attributes the mapper reads. */
 export interface WireOptions {

@@ -1,5 +1,5 @@
 import { SpanKind, SpanStatusCode, trace, type Attributes } from '@opentelemetry/api';
-import { LEDGER_USAGE_PREFIX } from '../exporter/conventions.js';
+import { LEDGER_USAGE_PREFIX } from '../usage/conventions.js';
 import { contextWithUsage, USAGE_CONTEXT_KEYS, type UsageContext } from './usage-context.js';
 
 /** One AI call no instrumentation covers: a credit-billed API, a transcription, a realtime voice turn. */

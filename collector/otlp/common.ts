@@ -1,5 +1,5 @@
 /** Helpers shared by the protobuf and JSON OTLP trace walkers. */
-import type { AttributeValue, SpanRecord } from '../../exporter/span-record.js';
+import type { AttributeValue, SpanRecord } from '../../usage/span-record.js';
 
 export type OtlpEncoding = 'protobuf' | 'json';
 

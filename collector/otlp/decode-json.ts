@@ -8,7 +8,7 @@
  * are not arrays, is an OtlpDecodeError; a span with a bad field (id, time, attribute shape) is
  * rejected alone; a ResourceSpans whose resource attributes are malformed rejects its spans.
  */
-import type { AttributeValue, SpanEvent, SpanRecord } from '../../exporter/span-record.js';
+import type { AttributeValue, SpanEvent, SpanRecord } from '../../usage/span-record.js';
 import {
   EMPTY_ATTRIBUTES,
   hexToId,

@@ -17,7 +17,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import protobuf from 'protobufjs';
-import type { AttributeValue, SpanEvent, SpanRecord } from '../../exporter/span-record.js';
+import type { AttributeValue, SpanEvent, SpanRecord } from '../../usage/span-record.js';
 import {
   bytesToHex,
   EMPTY_ATTRIBUTES,

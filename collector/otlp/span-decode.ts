@@ -12,7 +12,7 @@
  * Span, KeyValue, AnyValue or Long objects: values are converted as they are read.
  */
 import protobuf from 'protobufjs';
-import type { AttributeValue, SpanEvent, SpanRecord } from '../../exporter/span-record.js';
+import type { AttributeValue, SpanEvent, SpanRecord } from '../../usage/span-record.js';
 import {
   bitsNanosToMicros,
   bytesToHex,

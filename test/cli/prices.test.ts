@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadPriceBook } from '../../exporter/pricing/index.js';
+import { loadPriceBook } from '../../pricing/index.js';
 import { errorLines, runCli } from './support/cli.js';
 
 interface PriceJson {

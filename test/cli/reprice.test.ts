@@ -6,9 +6,9 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { priceCall } from '../../exporter/mapper.js';
-import { loadPriceBook } from '../../exporter/pricing/index.js';
-import type { UsageRow } from '../../exporter/usage-row.js';
+import { priceCall } from '../../usage/mapper.js';
+import { loadPriceBook } from '../../pricing/index.js';
+import type { UsageRow } from '../../usage/usage-row.js';
 import { usageRow } from '../support/store.js';
 import { errorLines, runCli, seedRows, sql, startStoreTool, storeTool, tempDir } from './support/cli.js';
 

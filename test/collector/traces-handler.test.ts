@@ -15,10 +15,10 @@ import { CollectorMetrics } from '../../collector/metrics.js';
 import { decodeTraceRequest } from '../../collector/otlp/decode.js';
 import { ExportTraceServiceResponse } from '../../collector/otlp/schema.js';
 import { createTracesHandler, type LedgerSink, type TraceBatch } from '../../collector/traces-handler.js';
-import type { IngestResult, LedgerStats } from '../../exporter/ledger.js';
-import { UsageMapper } from '../../exporter/mapper.js';
-import type { SpanRecord } from '../../exporter/span-record.js';
-import { createWriterStats } from '../../exporter/writer/batch-writer.js';
+import type { IngestResult, LedgerStats } from '../../delivery/ledger.js';
+import { UsageMapper } from '../../usage/mapper.js';
+import type { SpanRecord } from '../../usage/span-record.js';
+import { createWriterStats } from '../../delivery/writer/batch-writer.js';
 import { request, scrape, type HttpResult } from './support/collector-process.js';
 import { makeSpans, withSpanId } from './support/spans.js';
 

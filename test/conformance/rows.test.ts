@@ -6,10 +6,10 @@
  * text-embedding-3-small 0.02; claude-haiku-4-5 1 / 1.25 cache write / 0.1 cache read / 5.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { UsageMapper } from '../../exporter/mapper.js';
-import { loadPriceBook } from '../../exporter/pricing/index.js';
+import { UsageMapper } from '../../usage/mapper.js';
+import { loadPriceBook } from '../../pricing/index.js';
 import { fromReadableSpan } from '../../exporter/readable-span.js';
-import type { UsageRow } from '../../exporter/usage-row.js';
+import type { UsageRow } from '../../usage/usage-row.js';
 import { capture, PROMPT_MARKER, type InstrumentationId } from '../support/capture.js';
 import { COMPLETION_MARKER, startFakeProvider, type FakeProvider } from '../support/fake-provider.js';
 

@@ -25,7 +25,7 @@
  * insert); initech's 2026-11-03 09:15 call is first delivered wrongly priced (0.02) and corrected
  * by its second delivery. Exact readers see each call once, at its latest price.
  */
-import type { UsageRow } from '../../exporter/usage-row.js';
+import type { UsageRow } from '../../usage/usage-row.js';
 
 // ---- exact decimals (1e-18 fixed point) ----
 

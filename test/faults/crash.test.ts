@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterAll, expect, test } from 'vitest';
 import { findPackageRoot, refreshRollups } from '../../clickhouse/migrate.js';
 import { createStoreClient } from '../../clickhouse/store.js';
-import { readLockOwner } from '../../exporter/spool/index.js';
+import { readLockOwner } from '../../delivery/spool/index.js';
 import { queryOne, queryRows } from '../support/store.js';
 import { spanIdOf } from './support/spans.js';
 

@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, test } from 'vitest';
-import { DeadLetterFile, readDeadLetters, rotatedPath } from '../../exporter/dead-letter.js';
+import { DeadLetterFile, readDeadLetters, rotatedPath } from '../../delivery/dead-letter.js';
 import { usageRow } from '../support/store.js';
 
 const base = mkdtempSync(join(tmpdir(), 'genai-ledger-dead-'));

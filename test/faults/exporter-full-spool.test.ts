@@ -8,7 +8,7 @@
  */
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import { expect, test } from 'vitest';
-import { UsageMapper } from '../../exporter/mapper.js';
+import { UsageMapper } from '../../usage/mapper.js';
 import { fromReadableSpan } from '../../exporter/readable-span.js';
 import { GenAiLedgerExporter } from '../../exporter/span-exporter.js';
 import { recordChatTrace } from '../fixtures/otlp/sdk-spans.js';

@@ -15,10 +15,10 @@ import vm from 'node:vm';
 import { beforeAll, expect, test } from 'vitest';
 import { decodeTraceRequest, OtlpDecodeError } from '../../collector/otlp/decode.js';
 import { ExportTraceServiceRequest } from '../../collector/otlp/schema.js';
-import { UsageMapper } from '../../exporter/mapper.js';
-import { loadPriceBook } from '../../exporter/pricing/index.js';
-import type { UsageRow } from '../../exporter/usage-row.js';
-import { serializeRow } from '../../exporter/writer/serialize.js';
+import { UsageMapper } from '../../usage/mapper.js';
+import { loadPriceBook } from '../../pricing/index.js';
+import type { UsageRow } from '../../usage/usage-row.js';
+import { serializeRow } from '../../clickhouse/serialize.js';
 import { countJsonSpans, fuzzBodies, type FuzzBody } from '../support/fuzz.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed);

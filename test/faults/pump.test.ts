@@ -8,10 +8,10 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import { Spool, SpoolPump } from '../../exporter/spool/index.js';
-import { BatchWriter, type EnqueueOutcome } from '../../exporter/writer/batch-writer.js';
-import { serializeRow } from '../../exporter/writer/serialize.js';
-import type { UsageRow } from '../../exporter/usage-row.js';
+import { Spool, SpoolPump } from '../../delivery/spool/index.js';
+import { BatchWriter, type EnqueueOutcome } from '../../delivery/writer/batch-writer.js';
+import { serializeRow } from '../../clickhouse/serialize.js';
+import type { UsageRow } from '../../usage/usage-row.js';
 import { clickhouseError, createFaultyClient, createMemoryClient } from '../support/faulty-client.js';
 import { usageRow } from '../support/store.js';
 

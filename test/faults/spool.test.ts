@@ -7,11 +7,11 @@ import { appendFileSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import { crc32, crc32Portable } from '../../exporter/spool/crc32.js';
-import { Spool, SpoolClosedError, SpoolFullError, SpoolLockedError, type SpoolRecord } from '../../exporter/spool/index.js';
-import { chunkOfLines, linesOfChunk } from '../../exporter/writer/row-chunk.js';
-import { encodeRecord, RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES } from '../../exporter/spool/format.js';
-import { serializeRow } from '../../exporter/writer/serialize.js';
+import { crc32, crc32Portable } from '../../delivery/spool/crc32.js';
+import { Spool, SpoolClosedError, SpoolFullError, SpoolLockedError, type SpoolRecord } from '../../delivery/spool/index.js';
+import { chunkOfLines, linesOfChunk } from '../../clickhouse/row-chunk.js';
+import { encodeRecord, RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES } from '../../delivery/spool/format.js';
+import { serializeRow } from '../../clickhouse/serialize.js';
 import { usageRow } from '../support/store.js';
 
 const base = mkdtempSync(join(tmpdir(), 'genai-ledger-spool-'));
@@ -308,7 +308,7 @@ describe('spool: one process per directory', () => {
   test('held by a live process → SpoolLockedError with its pid; after SIGKILL the stale lock is taken over', async () => {
     const dir = freshDir();
     const script = `
-      import { Spool } from './exporter/spool/index.ts';
+      import { Spool } from './delivery/spool/index.ts';
       const spool = await Spool.open({ dir: ${JSON.stringify(dir)}, meter: false });
       await spool.append(['["x"]']);
       process.stdout.write('ready\\n');

@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_ENGINE_NICE, Ledger } from '../../exporter/ledger.js';
+import { DEFAULT_ENGINE_NICE, Ledger } from '../../delivery/ledger.js';
 import { threadInfo } from '../support/threads.js';
 
 describe.runIf(existsSync('/proc/thread-self'))('the embedded engine\'s priority (Linux)', () => {

@@ -15,7 +15,7 @@ import { generateSpans } from '../../bench/support/traffic.js';
 import { refreshRollups } from '../../clickhouse/migrate.js';
 import { clientRunner } from '../../clickhouse/query-runner.js';
 import { runReport } from '../../clickhouse/report.js';
-import { loadPriceBook, type PriceBook } from '../../exporter/pricing/index.js';
+import { loadPriceBook, type PriceBook } from '../../pricing/index.js';
 import { GenAiLedgerExporter } from '../../exporter/span-exporter.js';
 import { recordUsage } from '../../instrumentation/record-usage.js';
 import { UsageContextSpanProcessor, withUsageContext } from '../../instrumentation/usage-context.js';

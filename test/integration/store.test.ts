@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { migrate, refreshRollups, renderMigrations } from '../../clickhouse/migrate.js';
 import { createStoreClient } from '../../clickhouse/store.js';
 import { syncModelPrices, type ModelPriceRow } from '../../clickhouse/prices.js';
-import { classifyInsertError, clickhouseErrorCode } from '../../exporter/writer/errors.js';
+import { classifyInsertError, clickhouseErrorCode } from '../../delivery/writer/errors.js';
 import { openTestStore, queryOne, queryRows, type TestStore } from '../support/store.js';
 
 let store: TestStore;

@@ -7,8 +7,8 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { refreshRollups } from '../../clickhouse/migrate.js';
-import { BatchWriter, type InsertClient } from '../../exporter/writer/batch-writer.js';
-import type { UsageRow } from '../../exporter/usage-row.js';
+import { BatchWriter, type InsertClient } from '../../delivery/writer/batch-writer.js';
+import type { UsageRow } from '../../usage/usage-row.js';
 import { ledgerTotals, openTestStore, queryOne, queryRows, usageRow, type LedgerTotals, type TestStore } from '../support/store.js';
 
 let store: TestStore;

@@ -1,4 +1,4 @@
-import type { Attributes, SpanRecord } from '../../exporter/span-record.js';
+import type { Attributes, SpanRecord } from '../../usage/span-record.js';
 
 /** A span as the mapper sees it, with realistic defaults; tests override what they are about. */
 export function spanRecord(attributes: Attributes, overrides: Partial<SpanRecord> = {}): SpanRecord {

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { createStoreClient } from '../../clickhouse/store.js';
 import { migrate, refreshRollups, type MigrationOptions } from '../../clickhouse/migrate.js';
-import type { UsageRow } from '../../exporter/usage-row.js';
+import type { UsageRow } from '../../usage/usage-row.js';
 
 export interface TestStore {
   dir: string;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { AliasIndex, type FieldSpec } from '../../exporter/alias-index.js';
-import { MalformedSpanError } from '../../exporter/attribute-read.js';
-import type { Attributes } from '../../exporter/span-record.js';
+import { AliasIndex, type FieldSpec } from '../../usage/alias-index.js';
+import { MalformedSpanError } from '../../usage/attribute-read.js';
+import type { Attributes } from '../../usage/span-record.js';
 
 const SPECS: FieldSpec[] = [
   { keys: ['a.model', 'b.model', 'shared'], kind: 'string' },

@@ -7,9 +7,9 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { diag, DiagLogLevel, type DiagLogger } from '@opentelemetry/api';
 import { createStoreClient, parseStore, StoreError } from '../../clickhouse/store.js';
-import { BatchWriter } from '../../exporter/writer/batch-writer.js';
-import { chunkOfLines } from '../../exporter/writer/row-chunk.js';
-import { insertStatement, serializeRow } from '../../exporter/writer/serialize.js';
+import { BatchWriter } from '../../delivery/writer/batch-writer.js';
+import { chunkOfLines } from '../../clickhouse/row-chunk.js';
+import { insertStatement, serializeRow } from '../../clickhouse/serialize.js';
 import { usageRow } from '../support/store.js';
 
 interface Seen {

@@ -7,14 +7,14 @@ import { existsSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { generateSpans } from '../../bench/support/traffic.js';
-import type { MappedBatch } from '../../exporter/ledger.js';
-import { UsageMapper } from '../../exporter/mapper.js';
-import { MappingThread } from '../../exporter/mapping-thread.js';
-import { loadPriceBook } from '../../exporter/pricing/index.js';
+import type { MappedBatch } from '../../delivery/ledger.js';
+import { UsageMapper } from '../../usage/mapper.js';
+import { MappingThread } from '../../delivery/mapping-thread.js';
+import { loadPriceBook } from '../../pricing/index.js';
 import { fromReadableSpan } from '../../exporter/readable-span.js';
 import { SpanWire } from '../../exporter/span-wire.js';
-import { linesOfChunk } from '../../exporter/writer/row-chunk.js';
-import { serializeRow } from '../../exporter/writer/serialize.js';
+import { linesOfChunk } from '../../clickhouse/row-chunk.js';
+import { serializeRow } from '../../clickhouse/serialize.js';
 import { threadInfo } from '../support/threads.js';
 
 const submit = (thread: MappingThread, wire: SpanWire, spans = generateSpans({ spans: 200, aiShare: 1, seed: 4 })) =>

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { UsageMapper } from '../../exporter/mapper.js';
-import { normalizeProvider } from '../../exporter/provider-name.js';
-import type { Attributes } from '../../exporter/span-record.js';
+import { UsageMapper } from '../../usage/mapper.js';
+import { normalizeProvider } from '../../usage/provider-name.js';
+import type { Attributes } from '../../usage/span-record.js';
 import { spanRecord } from '../support/span-record.js';
 
 const mapper = new UsageMapper();

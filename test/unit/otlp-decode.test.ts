@@ -9,7 +9,7 @@ import {
   type OtlpEncoding,
 } from '../../collector/otlp/decode.js';
 import { ExportTraceServiceRequest, Span } from '../../collector/otlp/schema.js';
-import type { SpanRecord } from '../../exporter/span-record.js';
+import type { SpanRecord } from '../../usage/span-record.js';
 import {
   CHAT_ATTRIBUTES,
   hrToMicros,

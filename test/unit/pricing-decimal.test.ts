@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   addAmount, cost, decFromNumber, divisorOf, formatAmount, formatDec, formatNumber, parseDecimal, toDec, type Amount,
-} from '../../exporter/pricing/decimal.js';
+} from '../../pricing/decimal.js';
 
 describe('parsing numbers and decimal strings', () => {
   it.each<[number | string, string]>([

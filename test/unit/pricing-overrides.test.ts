@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   loadPriceBook, PriceConfigError, type PriceBook, type PriceOverrides, type PricingUsage,
-} from '../../exporter/pricing/index.js';
+} from '../../pricing/index.js';
 
 const fixture = (name: string): string => fileURLToPath(new URL(`../fixtures/prices/${name}`, import.meta.url));
 const at = (iso: string): number => Date.parse(iso) * 1000;

@@ -6,11 +6,11 @@
 import { waitForUpdate, type ModelPrice, type Provider } from '@pydantic/genai-prices';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { prng } from '../../bench/support/traffic.js';
-import { formatScaled, formatScaledNumber } from '../../exporter/pricing/decimal.js';
-import { loadPriceBook, UNITS, type PriceBook, type PricingUsage } from '../../exporter/pricing/index.js';
+import { formatScaled, formatScaledNumber } from '../../pricing/decimal.js';
+import { loadPriceBook, UNITS, type PriceBook, type PricingUsage } from '../../pricing/index.js';
 import {
   compilePriceSet, computeCost, computeCostExact, computeCostSafeInteger, setSafeIntegerPath, type PriceSet,
-} from '../../exporter/pricing/price-set.js';
+} from '../../pricing/price-set.js';
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 

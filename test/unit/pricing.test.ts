@@ -1,6 +1,6 @@
 import { calcPrice, waitForUpdate, type ModelPrice, type Provider } from '@pydantic/genai-prices';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadPriceBook, UNITS, type PriceBook, type PricingUsage } from '../../exporter/pricing/index.js';
+import { loadPriceBook, UNITS, type PriceBook, type PricingUsage } from '../../pricing/index.js';
 
 const at = (iso: string): number => Date.parse(iso) * 1000;
 const NOW = at('2025-09-01T12:00:00Z');

@@ -4,7 +4,7 @@
  * depend on the rows only.
  */
 import { describe, expect, test } from 'vitest';
-import { batchToken, chunkOfLines, countLines, insertBody, linesOfChunk, splitChunk } from '../../exporter/writer/row-chunk.js';
+import { batchToken, chunkOfLines, countLines, insertBody, linesOfChunk, splitChunk } from '../../clickhouse/row-chunk.js';
 
 const LINES = ['[1,"a"]', '[2,"é"]', '[3,"🙂 \\n escaped"]', '[4,""]'];
 

@@ -10,10 +10,10 @@ import { describe, expect, it } from 'vitest';
 import { SpanStatusCode } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { generateSpans } from '../../bench/support/traffic.js';
-import { UsageMapper, type MapperOptions } from '../../exporter/mapper.js';
-import { loadPriceBook } from '../../exporter/pricing/index.js';
+import { UsageMapper, type MapperOptions } from '../../usage/mapper.js';
+import { loadPriceBook } from '../../pricing/index.js';
 import { fromReadableSpan } from '../../exporter/readable-span.js';
-import type { AttributeValue, SpanRecord } from '../../exporter/span-record.js';
+import type { AttributeValue, SpanRecord } from '../../usage/span-record.js';
 import { SpanWire, wireTransferList, type EncodedSpans, type WireBatch } from '../../exporter/span-wire.js';
 import { CAPTURED_FIXTURES_DIR, loadCapturedSpans } from '../support/span-json.js';
 

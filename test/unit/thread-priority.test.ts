@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createStoreClient } from '../../clickhouse/store.js';
-import { EngineThreadNicer } from '../../exporter/thread-priority.js';
+import { EngineThreadNicer } from '../../delivery/thread-priority.js';
 import { openTestStore, type TestStore } from '../support/store.js';
 import { threadInfo as threads } from '../support/threads.js';
 

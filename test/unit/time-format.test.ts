@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatMicros } from '../../exporter/time.js';
+import { formatMicros } from '../../usage/time.js';
 
 /** The reference: the whole text from one Date each call (formatMicros caches the prefix per second). */
 function reference(micros: number): string {

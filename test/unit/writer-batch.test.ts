@@ -7,10 +7,10 @@ import { Readable } from 'node:stream';
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { diag, type Meter } from '@opentelemetry/api';
 import type { ClickHouseSettings } from '@clickhouse/client';
-import { BatchWriter, createWriterStats, DEFAULT_MAX_BATCH_ROWS, DEFAULT_MAX_QUEUE_ROWS, type EnqueueOutcome, type InsertClient } from '../../exporter/writer/batch-writer.js';
-import { chunkOfLines } from '../../exporter/writer/row-chunk.js';
-import { serializeRow } from '../../exporter/writer/serialize.js';
-import type { UsageRow } from '../../exporter/usage-row.js';
+import { BatchWriter, createWriterStats, DEFAULT_MAX_BATCH_ROWS, DEFAULT_MAX_QUEUE_ROWS, type EnqueueOutcome, type InsertClient } from '../../delivery/writer/batch-writer.js';
+import { chunkOfLines } from '../../clickhouse/row-chunk.js';
+import { serializeRow } from '../../clickhouse/serialize.js';
+import type { UsageRow } from '../../usage/usage-row.js';
 import { usageRow } from '../support/store.js';
 
 interface Call {

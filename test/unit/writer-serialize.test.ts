@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
-import { USAGE_COLUMNS, type UsageRow } from '../../exporter/usage-row.js';
-import { insertStatement, parseRow, serializeRow } from '../../exporter/writer/serialize.js';
-import { classifyInsertError, clickhouseErrorCode } from '../../exporter/writer/errors.js';
+import { USAGE_COLUMNS, type UsageRow } from '../../usage/usage-row.js';
+import { insertStatement, parseRow, serializeRow } from '../../clickhouse/serialize.js';
+import { classifyInsertError, clickhouseErrorCode } from '../../delivery/writer/errors.js';
 import { usageRow } from '../support/store.js';
 
 const reference = (r: UsageRow): string => JSON.stringify(USAGE_COLUMNS.map((c) => r[c]));

@@ -13,8 +13,8 @@ import { readFileSync } from 'node:fs';
 import { createStoreClient } from '../../../clickhouse/store.js';
 import { migrate, refreshRollups } from '../../../clickhouse/migrate.js';
 import { QUERY_OUTPUT_SETTINGS } from '../../../clickhouse/query-runner.js';
-import { BatchWriter } from '../../../exporter/writer/batch-writer.js';
-import type { UsageRow } from '../../../exporter/usage-row.js';
+import { BatchWriter } from '../../../delivery/writer/batch-writer.js';
+import type { UsageRow } from '../../../usage/usage-row.js';
 
 const [dir, ...ops] = process.argv.slice(2);
 if (!dir) throw new Error('usage: store-tool.ts DIR OP...');

@@ -9,7 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Ledger } from '../../../exporter/ledger.js';
+import { Ledger } from '../../../delivery/ledger.js';
 import { chatSpans } from './spans.js';
 
 export const BATCH = 100;

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
-import { loadPriceBook, type PriceBook } from '../../../exporter/pricing/index.js';
+import { loadPriceBook, type PriceBook } from '../../../pricing/index.js';
 import { createFaultyClient, type FaultyClient } from '../../support/faulty-client.js';
 import { openTestStore, type TestStore } from '../../support/store.js';
 

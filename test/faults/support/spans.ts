@@ -1,5 +1,5 @@
 /** Deterministic chat-call spans for the fault tests (and the crash child process). */
-import type { SpanRecord } from '../../../exporter/span-record.js';
+import type { SpanRecord } from '../../../usage/span-record.js';
 
 const hex = (n: number, width: number): string => n.toString(16).padStart(width, '0');
 

@@ -11,7 +11,7 @@
  * Decimals (cost_usd, cost_breakdown values) stay strings: ClickHouse parses a quoted decimal
  * into Decimal(38, 18) exactly. NaN/Infinity become null (the column default), as in JSON.
  */
-import { USAGE_COLUMNS, type UsageRow } from '../usage-row.js';
+import { USAGE_COLUMNS, type UsageRow } from '../usage/usage-row.js';
 
 /** One row as a JSONCompactEachRow line, without the newline. Must list USAGE_COLUMNS in order. */
 export function serializeRow(r: UsageRow): string {

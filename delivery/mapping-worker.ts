@@ -1,7 +1,7 @@
 /**
  * The mapping thread (a worker_threads worker, started by mapping-thread.ts): maps and prices
  * spans (UsageMapper, with a price book loaded here from the same options), serializes and hashes
- * the rows, and answers each job with its rows as a chunk (writer/row-chunk.ts, transferred) and
+ * the rows, and answers each job with its rows as a chunk (clickhouse/row-chunk.ts, transferred) and
  * counts. Two kinds of job: the span batches export() packed (span-wire.ts), and the collector's
  * OTLP request bodies, decoded here too (collector/otlp-request.ts, loaded on the first one).
  * It never logs: a failed job is answered with the error, and a failure to start surfaces as the
@@ -11,11 +11,11 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { RequestJob, RequestOutcome } from '../collector/otlp-request.js';
 import type { MappedBatch } from './ledger.js';
 import { mapBatch } from './map-batch.js';
-import { UsageMapper, type MapperOptions } from './mapper.js';
-import { loadPriceBook, type LoadPriceBookOptions } from './pricing/index.js';
-import { SpanWire, type WireBatch } from './span-wire.js';
+import { UsageMapper, type MapperOptions } from '../usage/mapper.js';
+import { loadPriceBook, type LoadPriceBookOptions } from '../pricing/index.js';
+import { SpanWire, type WireBatch } from '../exporter/span-wire.js';
 import { niceThisThread } from './thread-priority.js';
-import type { RowChunk } from './writer/row-chunk.js';
+import type { RowChunk } from '../clickhouse/row-chunk.js';
 
 export interface MappingWorkerData {
   mapper: Omit<MapperOptions, 'prices'>;

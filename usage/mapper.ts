@@ -3,8 +3,8 @@ import { firstString, MalformedSpanError, toQuantity } from './attribute-read.js
 import { DEFAULT_ATTRIBUTION_KEYS, type AttributionKeys } from './attribution.js';
 import { callOperation } from './classify.js';
 import { CONTENT_KEY_PATTERN, EXCLUSIVE_INPUT_SCOPES, KEYS, LEDGER_USAGE_PREFIX } from './conventions.js';
-import { formatNumber } from './pricing/decimal.js';
-import type { PriceBook, PriceQuote, PricingUsage } from './pricing/index.js';
+import { formatNumber } from '../pricing/decimal.js';
+import type { PriceBook, PriceQuote, PricingUsage } from '../pricing/index.js';
 import { normalizeProvider } from './provider-name.js';
 import { FIELD, spanFieldSpecs } from './span-fields.js';
 import { STATUS_ERROR, type Attributes, type SpanRecord } from './span-record.js';

@@ -17,8 +17,8 @@ import { diag } from '@opentelemetry/api';
 import type { RequestJob, RequestOutcome } from '../collector/otlp-request.js';
 import type { LedgerOptions, MappedBatch } from './ledger.js';
 import type { MappingReply, MappingRequest, MappingWorkerData } from './mapping-worker.js';
-import type { LoadPriceBookOptions } from './pricing/index.js';
-import { wireTransferList, type WireBatch } from './span-wire.js';
+import type { LoadPriceBookOptions } from '../pricing/index.js';
+import { wireTransferList, type WireBatch } from '../exporter/span-wire.js';
 
 /**
  * The mapping thread's default nice value (Linux): under CPU contention the app's threads run

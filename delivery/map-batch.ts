@@ -3,10 +3,10 @@
  * both ways in (the exporter's packed spans, the collector's OTLP requests).
  */
 import type { MappedBatch } from './ledger.js';
-import type { UsageMapper } from './mapper.js';
-import type { SpanRecord } from './span-record.js';
-import { chunkOfLines } from './writer/row-chunk.js';
-import { serializeRows } from './writer/serialize.js';
+import type { UsageMapper } from '../usage/mapper.js';
+import type { SpanRecord } from '../usage/span-record.js';
+import { chunkOfLines } from '../clickhouse/row-chunk.js';
+import { serializeRows } from '../clickhouse/serialize.js';
 
 /** `orgId`, when given (a collector token bound to a tenant), wins over what the spans claim. */
 export function mapBatch(mapper: UsageMapper, records: readonly SpanRecord[], orgId?: string): MappedBatch {

@@ -46,7 +46,7 @@ import {
   segmentHeader,
   segmentName,
 } from './format.js';
-import { chunkOfLines, splitChunk, type RowChunk } from '../writer/row-chunk.js';
+import { chunkOfLines, splitChunk, type RowChunk } from '../../clickhouse/row-chunk.js';
 import { acquireLock, releaseLock } from './lock.js';
 
 export const DEFAULT_SPOOL_MAX_BYTES = 1024 * 1024 * 1024;

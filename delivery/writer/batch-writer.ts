@@ -39,10 +39,10 @@
 import { Readable } from 'node:stream';
 import { diag, metrics, type BatchObservableResult, type Meter, type Observable } from '@opentelemetry/api';
 import type { ClickHouseClient, ClickHouseSettings } from '@clickhouse/client';
-import type { UsageRow } from '../usage-row.js';
+import type { UsageRow } from '../../usage/usage-row.js';
 import { classifyInsertError } from './errors.js';
-import { batchToken, chunkOfLines, insertBody, linesOfChunk, splitChunk, type RowChunk } from './row-chunk.js';
-import { insertStatement, parseRow, serializeRows } from './serialize.js';
+import { batchToken, chunkOfLines, insertBody, linesOfChunk, splitChunk, type RowChunk } from '../../clickhouse/row-chunk.js';
+import { insertStatement, parseRow, serializeRows } from '../../clickhouse/serialize.js';
 
 export const DEFAULT_TABLE = 'ai_usage';
 export const DEFAULT_MAX_BATCH_ROWS = 10_000;

@@ -8,7 +8,7 @@
 import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { SpoolLockedError } from './errors.js';
-import { isProcessAlive } from '../process-alive.js';
+import { isProcessAlive } from '../../clickhouse/process-alive.js';
 
 export const LOCK_FILE = 'LOCK';
 

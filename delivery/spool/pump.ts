@@ -18,7 +18,7 @@
  */
 import { diag } from '@opentelemetry/api';
 import type { BatchWriter, EnqueueOutcome } from '../writer/batch-writer.js';
-import { splitChunk, type RowChunk } from '../writer/row-chunk.js';
+import { splitChunk, type RowChunk } from '../../clickhouse/row-chunk.js';
 import type { Spool, SpoolRecord } from './spool.js';
 
 export const DEFAULT_PUMP_RETRY_INITIAL_MS = 1_000;

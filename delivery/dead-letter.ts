@@ -13,7 +13,7 @@
 import { closeSync, fdatasyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { diag } from '@opentelemetry/api';
-import type { UsageRow } from './usage-row.js';
+import type { UsageRow } from '../usage/usage-row.js';
 
 export const DEAD_LETTER_FILE = 'dead-letter.jsonl';
 export const DEFAULT_DEAD_LETTER_MAX_BYTES = 64 * 1024 * 1024;

@@ -6,7 +6,7 @@
  *   record  8 + n      u32 n = payload length | u32 crc32(payload) | payload
  *   payload n bytes    u32 rows | the rows as JSONCompactEachRow lines (serializeRow's output,
  *                      what the writer inserts as is), UTF-8, joined by '\n', no trailing newline
- *                      (a RowChunk's bytes, writer/row-chunk.ts)
+ *                      (a RowChunk's bytes, clickhouse/row-chunk.ts)
  * Records are appended in groups, each group written then fdatasync'd before any of its appends
  * is acknowledged. A record is valid iff its whole extent is in the file, 4 ≤ n ≤ MAX_RECORD_BYTES,
  * its CRC matches and it holds `rows` ≥ 1 lines; recovery cuts a segment at its first invalid
@@ -21,7 +21,7 @@
  *
  * Lock file `LOCK`: `PID: <pid>` and `START: <process start time>` of the owner (see lock.ts).
  */
-import { countLines, type RowChunk } from '../writer/row-chunk.js';
+import { countLines, type RowChunk } from '../../clickhouse/row-chunk.js';
 import { crc32 } from './crc32.js';
 
 export const SEGMENT_MAGIC = Buffer.from('GLSPOOL1', 'latin1');
