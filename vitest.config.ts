@@ -5,6 +5,7 @@ export default defineConfig({
   test: {
     pool: 'forks',
     include: ['test/**/*.test.ts'],
+    setupFiles: ['test/support/detach-stdin.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
   },

@@ -70,7 +70,6 @@ import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { GenAiLedgerExporter } from '../exporter/span-exporter.js';
 import { UsageMapper } from '../usage/mapper.js';
-import { DEFAULT_ENGINE_NICE } from '../delivery/ledger.js';
 import { DEFAULT_MAPPING_THREAD_NICE } from '../delivery/mapping-thread.js';
 import { loadPriceBook, type PriceBook } from '../pricing/index.js';
 import { fromReadableSpan } from '../exporter/readable-span.js';
@@ -412,7 +411,7 @@ async function benchAppThread(client: ClickHouseClient, prices: PriceBook): Prom
   out(`\n[3] app thread: ${n} AI spans (startSpan + setAttributes + end) through NodeTracerProvider + BatchSpanProcessor; ` +
     `chunks of ${APP_CHUNK}, await setImmediate between; ${ROUNDS} rounds alternating (+1 warm-up); ` +
     `mapping on ${args['in-thread'] ? "the app's thread" : `the mapping thread (nice ${DEFAULT_MAPPING_THREAD_NICE} on Linux)`}; ` +
-    `the embedded engine's threads at nice ${DEFAULT_ENGINE_NICE} on Linux`);
+    "the embedded engine's threads at the app's priority");
 
   const perWay = () => ({ noop: [] as number[], ledger: [] as number[], busy: [] as number[], http: [] as number[], packOnly: [] as number[] });
   const ms = perWay();
@@ -685,8 +684,7 @@ if (args.child === 'rss') {
   out(`bench/exporter: Node ${process.version}, ${ROUNDS} rounds; load average ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} CPUs at start`);
   if (sections.has('e2e') || sections.has('single') || sections.has('app') || sections.has('calls')) {
     const prices = await loadPriceBook();
-    // The engine's threads at the nice value an app's embedded store gets (Ledger.open's default).
-    const store = await openTestStore({ database: DATABASE, migrate: true, engineNice: DEFAULT_ENGINE_NICE });
+    const store = await openTestStore({ database: DATABASE, migrate: true });
     try {
       // Rollup refreshes (every 60 s) would land in one measurement and not the other.
       await store.client.command({ query: 'SYSTEM STOP VIEWS' });

@@ -2,6 +2,7 @@ import { ConfigError, parseCollectorConfig, settingsHelp } from '../collector/co
 import { createLogger, routeDiagTo } from '../collector/log.js';
 import { CliError, USAGE_EXIT_CODE } from './cli-error.js';
 import type { Command } from './main.js';
+import { detachStdin } from './stdio.js';
 
 const HELP = `Usage: genai-ledger collect [--port N] [--host H] [--store S] [--prices FILE] [options]
 
@@ -51,6 +52,7 @@ export const collectCommand: Command = {
     const { startCollector } = await import('../collector/collector.js');
     const { runUntilSignal } = await import('../collector/lifecycle.js');
     let collector;
+    detachStdin();
     try {
       collector = await startCollector(config, { log });
     } catch (error) {

@@ -1,3 +1,4 @@
+import { closeSync, fstatSync, openSync } from 'node:fs';
 import { CliError } from './cli-error.js';
 
 /** Reads all of stdin; refuses an interactive terminal rather than waiting forever. */
@@ -29,4 +30,21 @@ function write(text: string): Promise<void> {
     if (process.stdout.write(text)) resolve();
     else process.stdout.once('drain', resolve);
   });
+}
+
+/**
+ * Points fd 0 at /dev/null when it is a pipe, socket or file: the embedded engine would read it
+ * into every INSERT (clickhouse/store.ts). Only for processes the CLI owns, after any command
+ * that reads stdin has read it; the library never changes its host's stdin.
+ */
+export function detachStdin(): void {
+  try {
+    const stat = fstatSync(0);
+    if (!(stat.isFIFO() || stat.isSocket() || stat.isFile())) return;
+    closeSync(0);
+    const fd = openSync('/dev/null', 'r'); // the lowest free descriptor: 0
+    if (fd !== 0) closeSync(fd);
+  } catch {
+    // No fd 0 at all: nothing for the engine to read.
+  }
 }

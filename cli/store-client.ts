@@ -2,6 +2,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import { clientRunner, type QueryRunner } from '../clickhouse/query-runner.js';
 import { createStoreClient, describeStore, parseStore, resolveStoreOption, storeDatabase, StoreLockedError } from '../clickhouse/store.js';
 import { CliError } from './cli-error.js';
+import { detachStdin } from './stdio.js';
 
 export interface OpenedStore {
   client: ClickHouseClient;
@@ -12,6 +13,7 @@ export interface OpenedStore {
 /** Opens `--store` (or its default) for a read command. */
 export async function openStoreForCli(flag: string | undefined): Promise<OpenedStore> {
   const store = parseStore(resolveStoreOption(flag));
+  detachStdin();
   const client = await createStoreClient(store);
   return { client, database: storeDatabase(store), label: describeStore(store) };
 }
@@ -51,6 +53,7 @@ export async function openReaderForCli(flag: string | undefined, env: NodeJS.Pro
     if (live && live.pid !== process.pid && (await answers(live))) return readerThroughCollector(live, store.path);
   }
   let client: ClickHouseClient;
+  detachStdin(); // after `query --file -` has read it
   try {
     client = await createStoreClient(store);
   } catch (error) {

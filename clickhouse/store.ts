@@ -21,14 +21,13 @@
  *   refreshable materialized views (the rollups) require.
  */
 import { randomUUID } from 'node:crypto';
-import { closeSync, fstatSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { fstatSync, mkdirSync, readFileSync } from 'node:fs';
 import { resolve as resolvePath, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { diag } from '@opentelemetry/api';
 import { createClient } from '@clickhouse/client';
 import type { ClickHouseClient, ClickHouseClientConfigOptions, ClickHouseSettings } from '@clickhouse/client';
 import { isProcessAlive } from './process-alive.js';
-import { EngineThreadNicer } from '../delivery/thread-priority.js';
 
 export const DEFAULT_STORE = './.genai-ledger';
 export const DEFAULT_DATABASE = 'genai_ledger';
@@ -51,11 +50,6 @@ export interface StoreClientOptions {
   request_timeout?: number;
   /** Application name reported to the server. */
   application?: string;
-  /**
-   * Embedded store, Linux: the nice value of the engine's threads (0 to 19). Default 0 (unchanged).
-   * The engine is one per process: the first store opened in the process decides.
-   */
-  engineNice?: number;
 }
 
 /** Base class of the errors this module throws; messages never contain passwords. */
@@ -202,7 +196,7 @@ export async function createStoreClient(store: Store, options: StoreClientOption
     return connect(database);
   }
 
-  const connection = await openEmbeddedConnection(store.path, options.engineNice ?? 0);
+  const connection = await openEmbeddedConnection(store.path);
   const client = createClient({ ...common, connection });
   try {
     if (options.ensureDatabase !== false) {
@@ -266,38 +260,32 @@ function errorMessage(err: unknown): string {
 type ClientConnection = NonNullable<ClickHouseClientConfigOptions['connection']>;
 
 /**
- * The embedded engine treats a non-terminal stdin (pipe, socket, file) as a second data source
- * for every INSERT and refuses the insert, or parses stdin as its data. Before the engine opens,
- * fd 0 is reattached to /dev/null: commands read their stdin before they open a store.
+ * The embedded engine appends whatever waits on the process's stdin (fd 0) to every INSERT when
+ * stdin is a pipe, socket or file (ClickHouse's client reads stdin as insert data): such an INSERT
+ * fails or takes the app's input as rows. No engine setting or connection argument turns that off
+ * (chdb 3.4), and stdin is the app's: the ledger leaves it alone and says so once. The CLI and the
+ * test runner, which own their processes, point fd 0 at /dev/null themselves (cli/stdio.ts).
  */
-let stdinDetached = false;
-function detachStdinFromEngine(): void {
-  if (stdinDetached) return;
-  stdinDetached = true;
+let stdinWarned = false;
+function warnIfStdinFeedsEngine(): void {
+  if (stdinWarned) return;
+  stdinWarned = true;
   try {
     const stat = fstatSync(0);
     if (!(stat.isFIFO() || stat.isSocket() || stat.isFile())) return;
-    closeSync(0);
-    const fd = openSync('/dev/null', 'r');
-    if (fd !== 0) closeSync(fd);
   } catch {
-    // No fd 0 at all: nothing for the engine to read.
+    return; // no fd 0: nothing for the engine to read
   }
+  diag.warn(
+    'genai-ledger: stdin is a pipe, socket or file, and the embedded ClickHouse engine reads it into INSERTs: ' +
+      "start the app with stdin from /dev/null (spawn's stdio 'ignore', `< /dev/null`) or use a ClickHouse URL",
+  );
 }
 
-/**
- * Made before the engine first loads (it tells the engine's threads from Node's by their names
- * then), so only by the first store opened in the process: later ones share its engine.
- */
-let engineThreads: EngineThreadNicer | undefined;
-let engineLoading = false;
-
-async function openEmbeddedConnection(path: string, engineNice: number): Promise<ClientConnection> {
+async function openEmbeddedConnection(path: string): Promise<ClientConnection> {
   mkdirSync(path, { recursive: true });
-  detachStdinFromEngine();
-  if (!engineLoading && engineNice !== 0) engineThreads = new EngineThreadNicer(engineNice);
-  engineLoading = true;
-  // Imported lazily: HTTP-only deployments never load the native engine.
+  warnIfStdinFeedsEngine();
+  // Imported lazily: HTTP-only deployments never load the native engine, nor need it installed.
   const { createChdbConnection } = await import('chdb/connection');
   let inner: ClientConnection;
   try {
@@ -305,9 +293,10 @@ async function openEmbeddedConnection(path: string, engineNice: number): Promise
   } catch (err) {
     throw translateOpenError(err, path);
   }
-  engineThreads?.renice();
-  return new StickySettingsConnection(inner, engineThreads);
+  return new StickySettingsConnection(inner);
 }
+
+function noop(): void {}
 
 function translateOpenError(err: unknown, path: string): StoreError {
   const texts: string[] = [];
@@ -387,12 +376,10 @@ type RawInsert = (params: { table: string; columns: string[]; format: string; va
 class StickySettingsConnection implements ClientConnection {
   readonly #inner: ClientConnection;
   readonly #dirty = new Set<string>();
-  readonly #threads: EngineThreadNicer | undefined;
   #tail: Promise<unknown> = Promise.resolve();
 
-  constructor(inner: ClientConnection, threads: EngineThreadNicer | undefined) {
+  constructor(inner: ClientConnection) {
     this.#inner = inner;
-    this.#threads = threads;
   }
 
   #prepare<P extends { query: string; clickhouse_settings?: ClickHouseSettings }>(params: P): P {
@@ -442,9 +429,7 @@ class StickySettingsConnection implements ClientConnection {
 
   #serial<T>(run: () => Promise<T>): Promise<T> {
     const result = this.#tail.then(run, run);
-    // The engine may have started threads for the statement: they get the engine's nice value.
-    const after = this.#threads ? () => this.#threads!.renice() : () => undefined;
-    this.#tail = result.then(after, after);
+    this.#tail = result.then(noop, noop);
     return result;
   }
 

@@ -50,16 +50,7 @@ export interface LedgerOptions extends Omit<MapperOptions, 'prices'> {
    * (then `writer.onReject`, or a diag warning). `writer.onReject` is called either way.
    */
   deadLetter?: string | DeadLetterOptions | false;
-  /**
-   * Embedded store opened here (not `client`), Linux: the nice value of the engine's threads.
-   * Default 10: the app's threads run before the ledger's inserts when the CPUs are busy. 0 runs
-   * them at the app's priority. The engine is one per process: the first store opened decides.
-   */
-  engineNice?: number;
 }
-
-/** The embedded engine's default nice value (Linux), as the mapping thread's. */
-export const DEFAULT_ENGINE_NICE = 10;
 
 /** What one `ingest` call did with its spans. */
 export interface IngestResult {
@@ -141,7 +132,7 @@ export class Ledger {
     if (!client) {
       const store = parseStore(options.store ?? resolveStoreOption());
       database = storeDatabase(store);
-      client = await createStoreClient(store, { engineNice: options.engineNice ?? DEFAULT_ENGINE_NICE });
+      client = await createStoreClient(store);
     }
     try {
       if (options.migrate ?? true) {

@@ -18,10 +18,10 @@ export interface TestStore {
   close(): Promise<void>;
 }
 
-export async function openTestStore(options: { database?: string; migrate?: boolean | Partial<MigrationOptions>; engineNice?: number } = {}): Promise<TestStore> {
+export async function openTestStore(options: { database?: string; migrate?: boolean | Partial<MigrationOptions> } = {}): Promise<TestStore> {
   const dir = mkdtempSync(join(tmpdir(), 'genai-ledger-test-'));
   const database = options.database ?? 'genai_ledger';
-  const client = await createStoreClient({ kind: 'embedded', path: dir }, { database, engineNice: options.engineNice ?? 0 });
+  const client = await createStoreClient({ kind: 'embedded', path: dir }, { database });
   if (options.migrate) {
     await migrate(client, { database, ...(typeof options.migrate === 'object' ? options.migrate : {}) });
   }
