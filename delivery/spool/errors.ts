@@ -39,6 +39,17 @@ export class SpoolLockedError extends Error {
   }
 }
 
+/** The OS file lock that guards a spool directory cannot be taken on this platform (its native module did not load). */
+export class SpoolLockUnavailableError extends Error {
+  override readonly name = 'SpoolLockUnavailableError';
+  constructor(cause: Error) {
+    super(
+      `the spool needs an OS file lock, but fs-native-extensions did not load on ${process.platform}-${process.arch} (${cause.message.split('\n')[0]}); turn the spool off (collector: --no-spool) or run on a platform it has a prebuild for`,
+      { cause },
+    );
+  }
+}
+
 /**
  * Spool I/O failed: writing or fsyncing a group of appends (none of them is acknowledged; the
  * caller may retry), or reading a record back (the record stays and is read again later).

@@ -4,5 +4,5 @@ export {
   type SpoolOptions, type SpoolStats, type SpoolRecord, type AppendResult,
 } from './spool.js';
 export { SpoolPump, DEFAULT_PUMP_RETRY_INITIAL_MS, DEFAULT_PUMP_RETRY_MAX_MS, type SpoolPumpOptions } from './pump.js';
-export { SpoolFullError, SpoolClosedError, SpoolLockedError, SpoolWriteError } from './errors.js';
+export { SpoolFullError, SpoolClosedError, SpoolLockedError, SpoolLockUnavailableError, SpoolWriteError } from './errors.js';
 export { LOCK_FILE, readLockOwner } from './lock.js';

@@ -1,106 +1,118 @@
 /**
- * One process per spool directory: `<dir>/LOCK`, created exclusively (O_EXCL), holds the owner's
- * pid and, on Linux, its start time (from /proc/<pid>/stat), so a recycled pid (a restarted
- * container often gets the same one) is not mistaken for the owner. A lock whose owner is gone
- * (killed, even with SIGKILL) is stale and taken over; a lock naming this very process but not
- * opened by it is stale too (previous incarnation with the same pid). Released by close().
+ * One process per spool directory: an OS lock (fs-native-extensions: an open-file-description
+ * lock on Linux, flock on macOS, LockFileEx on Windows) on `<dir>/LOCK`, taken without waiting
+ * and held by keeping the file open for the spool's lifetime. The kernel drops it when the file
+ * is closed or the process dies (SIGKILL included), so there is no stale lock to judge and no
+ * takeover to race. The file holds the holder's pid, written once locked, so a refusal can name
+ * it. A clean close removes the file while still holding it; so an opener that locked a file just
+ * removed (it opened the path before the removal) checks that the path still leads to its file,
+ * and opens again if not. A second open in the same process is refused too.
+ *
+ * Without the native module there is no lock, and no safe substitute (a pid file must judge
+ * staleness, which races): opening a spool then fails with SpoolLockUnavailableError.
  */
-import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, ftruncateSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { SpoolLockedError } from './errors.js';
+import { SpoolLockedError, SpoolLockUnavailableError } from './errors.js';
 import { isProcessAlive } from '../../clickhouse/process-alive.js';
 
 export const LOCK_FILE = 'LOCK';
 
-/** Directories this process holds (so a second open in the same process is refused). */
-const held = new Set<string>();
-
 export interface LockOwner {
-  pid: number | undefined;
-  start: string | undefined;
+  pid: number;
 }
 
-/** Start time of a process (clock ticks since boot, /proc/<pid>/stat field 22), or undefined. */
-export function processStartTime(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return fields[19];
-  } catch {
-    return undefined;
+interface NativeLock {
+  tryLock(fd: number): boolean;
+}
+
+/** Directories this process holds → the open LOCK file (its descriptor is the lock). */
+const held = new Map<string, number>();
+
+let native: NativeLock | Error | undefined;
+
+function nativeLock(): NativeLock {
+  if (native === undefined) {
+    try {
+      native = createRequire(import.meta.url)('fs-native-extensions') as NativeLock;
+    } catch (err) {
+      native = err instanceof Error ? err : new Error(String(err));
+    }
   }
+  if (native instanceof Error) throw new SpoolLockUnavailableError(native);
+  return native;
 }
 
-
+/** The pid written in `<dir>/LOCK` (the holder's, or a dead one's), if any. */
 export function readLockOwner(dir: string): LockOwner | undefined {
-  let text: string;
   try {
-    text = readFileSync(join(dir, LOCK_FILE), 'utf8');
+    const pid = /^PID:\s*(\d+)/m.exec(readFileSync(join(dir, LOCK_FILE), 'utf8'))?.[1];
+    return pid === undefined ? undefined : { pid: Number(pid) };
   } catch {
     return undefined;
   }
-  const pid = /^PID:\s*(\d+)/m.exec(text)?.[1];
-  const start = /^START:\s*(\S+)/m.exec(text)?.[1];
-  return { pid: pid === undefined ? undefined : Number(pid), start };
 }
 
-/** Whether the owner recorded in a lock file is a live process (and the same one that wrote it). */
-function ownerAlive(owner: LockOwner): boolean {
-  if (owner.pid === undefined) return false;
-  if (owner.pid === process.pid) return false; // not in `held`: a previous incarnation with our pid
-  if (!isProcessAlive(owner.pid)) return false;
-  if (owner.start !== undefined) {
-    const start = processStartTime(owner.pid);
-    if (start !== undefined && start !== owner.start) return false;
+/** Whether `path` still names the file open as `fd` (not removed, nor replaced, since it was opened). */
+function stillLinked(fd: number, path: string): boolean {
+  try {
+    const [open, linked] = [fstatSync(fd), statSync(path)];
+    return open.ino === linked.ino && open.dev === linked.dev;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
   }
-  return true;
 }
 
-/** Takes the lock of `dir` (resolved path). Throws SpoolLockedError if a live process holds it. */
+/** Opens `path` and locks it: the descriptor, or undefined if another descriptor holds the lock. */
+function tryLockFile(lock: NativeLock, path: string): number | undefined {
+  for (;;) {
+    // Not truncated on open: until locked, the content is the holder's.
+    const fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o644);
+    try {
+      if (!lock.tryLock(fd)) {
+        closeSync(fd);
+        return undefined;
+      }
+      if (stillLinked(fd, path)) return fd;
+    } catch (err) {
+      closeSync(fd);
+      throw err;
+    }
+    closeSync(fd); // a holder removed it on close after we opened it: open the path again
+  }
+}
+
+/** Takes the lock of `dir` (resolved path). Throws SpoolLockedError if another open spool holds it. */
 export function acquireLock(dir: string): void {
   if (held.has(dir)) throw new SpoolLockedError(dir, process.pid);
   const path = join(dir, LOCK_FILE);
-  for (let attempt = 0; attempt < 3; attempt++) {
-    let fd: number;
-    try {
-      fd = openSync(path, 'wx', 0o644);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const owner = readLockOwner(dir);
-      // An empty/unreadable file: its writer died between create and write, or is writing now.
-      if (owner !== undefined && owner.pid !== undefined && ownerAlive(owner)) throw new SpoolLockedError(dir, owner.pid);
-      if (owner?.pid === undefined && attempt === 0) {
-        // Give a concurrent creator a moment to write its pid before calling the lock stale.
-        const until = Date.now() + 50;
-        while (Date.now() < until) { /* spin briefly (open is synchronous) */ }
-        continue;
-      }
-      try {
-        unlinkSync(path);
-      } catch (unlinkErr) {
-        if ((unlinkErr as NodeJS.ErrnoException).code !== 'ENOENT') throw unlinkErr;
-      }
-      continue;
-    }
-    try {
-      const start = processStartTime(process.pid);
-      writeSync(fd, `PID: ${process.pid}\n${start !== undefined ? `START: ${start}\n` : ''}`);
-    } finally {
-      closeSync(fd);
-    }
-    held.add(dir);
-    return;
+  const fd = tryLockFile(nativeLock(), path);
+  if (fd === undefined) {
+    // The file may still name a dead past holder for the moment before the new one writes.
+    const pid = readLockOwner(dir)?.pid;
+    throw new SpoolLockedError(dir, pid !== undefined && isProcessAlive(pid) ? pid : undefined);
   }
-  throw new SpoolLockedError(dir, readLockOwner(dir)?.pid);
+  try {
+    ftruncateSync(fd, 0);
+    writeSync(fd, `PID: ${process.pid}\n`, 0);
+  } catch (err) {
+    closeSync(fd);
+    throw err;
+  }
+  held.set(dir, fd);
 }
 
+/** Releases the lock of `dir` if this process holds it: removes the file, then closes it (which unlocks). */
 export function releaseLock(dir: string): void {
-  if (!held.delete(dir)) return;
-  const owner = readLockOwner(dir);
-  if (owner?.pid !== process.pid) return;
+  const fd = held.get(dir);
+  if (fd === undefined) return;
+  held.delete(dir);
   try {
     unlinkSync(join(dir, LOCK_FILE));
   } catch {
-    // already gone
+    // Removed by hand: the close below unlocks all the same.
   }
+  closeSync(fd);
 }

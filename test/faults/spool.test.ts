@@ -2,7 +2,7 @@
  * The on-disk spool alone (no ClickHouse): append/fsync/recover, torn and corrupt records,
  * the size bound, group commit, segment life cycle, the directory lock, and append+fsync latency.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync, writeSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -294,42 +294,75 @@ describe('spool: bounds and segments', () => {
 });
 
 describe('spool: one process per directory', () => {
+  /** Runs `script` (ES module source, run from the repo root) in a child process; resolves with its stdout once it prints `ready` or exits. */
+  function runChild(script: string): { child: ChildProcess; ready: Promise<string> } {
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    const ready = new Promise<string>((resolve, reject) => {
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()).includes('ready') && resolve(out));
+      child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`child exited ${code}: ${out}`))));
+    });
+    return { child, ready };
+  }
+
+  /** One open attempt from another process: `held` (then closed) or `refused <pid>`. */
+  const openFromChild = (dir: string): Promise<string> =>
+    runChild(`
+      import { Spool, SpoolLockedError } from './delivery/spool/index.ts';
+      try {
+        await (await Spool.open({ dir: ${JSON.stringify(dir)}, meter: false })).close();
+        process.stdout.write('held');
+      } catch (err) {
+        if (!(err instanceof SpoolLockedError)) throw err;
+        process.stdout.write(\`refused \${err.pid}\`);
+      }
+    `).ready;
+
   test('a second open in this process is refused; close releases the lock', async () => {
     const dir = freshDir();
     const spool = await Spool.open({ dir, meter: false });
-    await expect(Spool.open({ dir, meter: false })).rejects.toBeInstanceOf(SpoolLockedError);
-    expect(readFileSync(join(dir, 'LOCK'), 'utf8')).toContain(`PID: ${process.pid}`);
+    const err = await Spool.open({ dir, meter: false }).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(SpoolLockedError);
+    expect((err as Error).message).toBe(`the spool ${dir} is already open in this process`);
+    expect(readFileSync(join(dir, 'LOCK'), 'utf8')).toBe(`PID: ${process.pid}\n`);
     await spool.close();
     expect(readdirSync(dir)).not.toContain('LOCK');
     const again = await Spool.open({ dir, meter: false });
     await again.close();
   });
 
-  test('held by a live process → SpoolLockedError with its pid; after SIGKILL the stale lock is taken over', async () => {
+  test('another process is refused, naming this one, until close lets it in', async () => {
     const dir = freshDir();
-    const script = `
+    const spool = await Spool.open({ dir, meter: false });
+    expect(await openFromChild(dir)).toBe(`refused ${process.pid}`);
+    await spool.close();
+    expect(await openFromChild(dir)).toBe('held');
+  }, 60_000);
+
+  test('held by a live process → SpoolLockedError with its pid; after SIGKILL the next open gets it at once', async () => {
+    const dir = freshDir();
+    const { child, ready } = runChild(`
       import { Spool } from './delivery/spool/index.ts';
       const spool = await Spool.open({ dir: ${JSON.stringify(dir)}, meter: false });
       await spool.append(['["x"]']);
       process.stdout.write('ready\\n');
       setInterval(() => {}, 1000);
-    `;
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'inherit'] });
+    `);
     try {
-      await new Promise<void>((resolve, reject) => {
-        child.stdout.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());
-        child.on('exit', (code) => reject(new Error(`child exited ${code}`)));
-      });
+      await ready;
       const err = await Spool.open({ dir, meter: false }).then(() => undefined, (e: unknown) => e);
       expect(err).toBeInstanceOf(SpoolLockedError);
       expect((err as SpoolLockedError).pid).toBe(child.pid);
+      expect((err as Error).message).toBe(`the spool ${dir} is open in another process (pid ${child.pid})`);
     } finally {
       child.kill('SIGKILL');
       await new Promise((resolve) => child.once('exit', resolve));
     }
+    // The dead holder's LOCK file is still there, naming it: only the kernel's lock was released.
+    expect(readFileSync(join(dir, 'LOCK'), 'utf8')).toBe(`PID: ${child.pid}\n`);
     const spool = await Spool.open({ dir, meter: false });
     expect(spool.stats.recoveredRows).toBe(1);
-    expect(readFileSync(join(dir, 'LOCK'), 'utf8')).toContain(`PID: ${process.pid}`);
+    expect(readFileSync(join(dir, 'LOCK'), 'utf8')).toBe(`PID: ${process.pid}\n`);
     await spool.close();
   }, 30_000);
 });
