@@ -19,7 +19,7 @@
  * does not check, or names no record, is ignored. A segment whose records are all committed is
  * deleted (segment first, then its ack file); an ack file without a segment is deleted at open.
  *
- * Lock file `LOCK`: `PID: <pid>` and `START: <process start time>` of the owner (see lock.ts).
+ * Lock file `LOCK`: `PID: <pid>` of the holder, which keeps it open under an OS lock (see lock.ts).
  */
 import { countLines, type RowChunk } from '../../clickhouse/row-chunk.js';
 import { crc32 } from './crc32.js';
