@@ -33,6 +33,7 @@ import { silentLogger, type Logger } from './log.js';
 import { CollectorMetrics } from './metrics.js';
 import { createQueryHandler, readOnlySettings } from './query-endpoint.js';
 import { openReader } from './reader.js';
+import { OTLP_REQUEST_JOB } from './request-job.js';
 import { createTracesHandler, requestMapping, type IngestHook } from './traces-handler.js';
 
 export interface StartOptions {
@@ -108,7 +109,7 @@ export async function startCollector(config: CollectorConfig, options: StartOpti
   // requests are decoded here (the hook sees the spans), so no thread is started.
   const thread = options.mappingThread === false || options.hook
     ? undefined
-    : MappingThread.start({ ...(config.prices ? { prices: config.prices } : {}), mappingThreadNice: 0 });
+    : MappingThread.start({ ...(config.prices ? { prices: config.prices } : {}), mappingThreadNice: 0 }, [OTLP_REQUEST_JOB]);
   const closeLedger = async (): Promise<void> => {
     await thread?.close();
     await ledger.close();

@@ -38,6 +38,7 @@ import { BodyTooLargeError, ClientAbortedError, closeAfterResponse, readBody, se
 import type { Logger } from './log.js';
 import type { CollectorMetrics } from './metrics.js';
 import { decodeRequest, type RequestJob, type RequestOutcome } from './otlp-request.js';
+import { submitRequest } from './request-job.js';
 import { SpoolClosedError, SpoolFullError, SpoolWriteError } from '../delivery/spool/errors.js';
 
 /** What the handler needs of a Ledger (a test double can stand in). */
@@ -63,7 +64,7 @@ export interface RequestMapping {
 }
 
 /** The mapping thread as the handler uses it; its failure is logged once (requests then stay on the collector's thread). */
-export function requestMapping(thread: Pick<MappingThread, 'ready' | 'failed' | 'submitRequest'>, log: Logger): RequestMapping {
+export function requestMapping(thread: Pick<MappingThread, 'ready' | 'failed' | 'submit'>, log: Logger): RequestMapping {
   let reported = false;
   return {
     get usable() {
@@ -75,7 +76,7 @@ export function requestMapping(thread: Pick<MappingThread, 'ready' | 'failed' | 
       return thread.ready && failure === undefined;
     },
     map: (job) => new Promise((resolve, reject) => {
-      thread.submitRequest(job, (outcome) => (outcome instanceof Error ? reject(outcome) : resolve(outcome)));
+      submitRequest(thread, job, (outcome) => (outcome instanceof Error ? reject(outcome) : resolve(outcome)));
     }),
   };
 }

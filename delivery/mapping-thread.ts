@@ -1,8 +1,9 @@
 /**
- * The app-side handle of the mapping thread (mapping-worker.ts): hands it packed span batches (the
- * exporter) or OTLP request bodies (the collector) and gets each back as rows serialized to a chunk
- * of bytes. It is `ready` once the worker has loaded its price
- * book (until then the exporter maps on the app's thread, so starting adds no delay). The worker
+ * The app-side handle of the mapping thread (mapping-worker.ts): hands it the jobs an entrance
+ * registered (mapping-job.ts: the exporter's packed span batches, the collector's OTLP request
+ * bodies) and gets each back, its rows serialized to a chunk of bytes. It is `ready` once the
+ * worker has loaded its price book and jobs (until then the entrance maps on its own thread, so
+ * starting adds no delay). The worker
  * keeps the app alive only while batches are in flight. If it fails (it could not start, it crashed, a batch could not be read back),
  * every batch in flight is answered with the error and `failed` is set: the exporter then maps on
  * the app's thread. Nothing here throws into the caller.
@@ -14,11 +15,10 @@ import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { diag } from '@opentelemetry/api';
-import type { RequestJob, RequestOutcome } from '../collector/otlp-request.js';
-import type { LedgerOptions, MappedBatch } from './ledger.js';
+import type { LedgerOptions } from './ledger.js';
+import type { JobRegistration } from './mapping-job.js';
 import type { MappingReply, MappingRequest, MappingWorkerData } from './mapping-worker.js';
 import type { LoadPriceBookOptions } from '../pricing/index.js';
-import { wireTransferList, type WireBatch } from '../exporter/span-wire.js';
 
 /**
  * The mapping thread's default nice value (Linux): under CPU contention the app's threads run
@@ -26,8 +26,8 @@ import { wireTransferList, type WireBatch } from '../exporter/span-wire.js';
  */
 export const DEFAULT_MAPPING_THREAD_NICE = 10;
 
-/** A job's answer: a wire batch gets a MappedBatch, a request a RequestOutcome; or the reason it was lost. */
-type Outcome = MappedBatch | RequestOutcome | Error;
+/** A job's answer (its job's result), or the reason it was lost. */
+type Outcome = unknown;
 
 interface InFlight {
   spans: number;
@@ -45,15 +45,19 @@ export class MappingThread {
   #idle: Array<() => void> = [];
 
   /**
-   * Starts the worker (`spawnWorker`: tests start stand-ins); undefined when the price book cannot
-   * be loaded again there (one built in code).
+   * Starts the worker with the entrance's `jobs` (`spawnWorker`: tests start stand-ins); undefined
+   * when the price book cannot be loaded again there (one built in code).
    */
-  static start(options: LedgerOptions & { mappingThreadNice?: number }, spawnWorker: (data: MappingWorkerData) => Worker = spawn): MappingThread | undefined {
+  static start(
+    options: LedgerOptions & { mappingThreadNice?: number },
+    jobs: JobRegistration[],
+    spawnWorker: (data: MappingWorkerData) => Worker = spawn,
+  ): MappingThread | undefined {
     const prices = priceBookOptions(options.prices);
     if (!prices) return undefined;
     const { attribution, attributeAllowList, maxAttributeLength, trustReportedCost } = options;
     const nice = options.mappingThreadNice ?? DEFAULT_MAPPING_THREAD_NICE;
-    return new MappingThread(spawnWorker({ mapper: { attribution, attributeAllowList, maxAttributeLength, trustReportedCost }, prices, nice }));
+    return new MappingThread(spawnWorker({ mapper: { attribution, attributeAllowList, maxAttributeLength, trustReportedCost }, prices, nice, jobs }));
   }
 
   private constructor(worker: Worker) {
@@ -80,35 +84,24 @@ export class MappingThread {
     return this.#spans;
   }
 
-  /** Maps `spans` AI spans packed in `batch`; `done` is called once, with the mapped batch or the reason it was lost. */
-  submit(batch: WireBatch, spans: number, done: (outcome: MappedBatch | Error) => void): void {
-    // The batch's buffer moves to the worker (no copy; detached here).
-    this.#post((id) => ({ id, batch }), wireTransferList(batch), spans, done as (outcome: Outcome) => void);
-  }
-
   /**
-   * Decodes and maps a collector's OTLP request (counted as one span in flight); `done` is called
-   * once. The body moves to the worker: a body sharing its memory (Buffer's pool) is copied first.
+   * Runs a job of a registered `kind` on `payload` (`spans` counts it in flight; `transfer` lists
+   * its buffers, which move to the worker and are detached here). `done` is called once, with the
+   * job's result or the reason it was lost.
    */
-  submitRequest(job: RequestJob, done: (outcome: RequestOutcome | Error) => void): void {
-    const { body } = job;
-    const owned = body.byteOffset === 0 && body.byteLength === body.buffer.byteLength ? body : new Uint8Array(body);
-    this.#post((id) => ({ id, request: { ...job, body: owned } }), [owned.buffer as ArrayBuffer], 1, done as (outcome: Outcome) => void);
-  }
-
-  #post(message: (id: number) => MappingRequest, transfer: ArrayBuffer[], spans: number, done: (outcome: Outcome) => void): void {
+  submit<R>(kind: string, payload: unknown, transfer: ArrayBuffer[], spans: number, done: (outcome: R | Error) => void): void {
     if (this.#failure) {
       done(this.#failure);
       return;
     }
     const id = this.#nextId++;
     try {
-      this.#worker.postMessage(message(id), transfer);
+      this.#worker.postMessage({ id, kind, payload } satisfies MappingRequest, transfer);
     } catch (error) {
       done(error as Error); // a value that cannot be cloned: this job only
       return;
     }
-    this.#inFlight.set(id, { spans, done });
+    this.#inFlight.set(id, { spans, done: done as (outcome: Outcome) => void });
     if (this.#spans === 0) this.#worker.ref();
     this.#spans += spans;
   }
@@ -134,7 +127,7 @@ export class MappingThread {
     if (!entry) return;
     this.#inFlight.delete(reply.id);
     this.#release(entry.spans);
-    settle(entry, 'error' in reply ? new Error(`the mapping thread failed a batch: ${reply.error}`) : 'mapped' in reply ? reply.mapped : reply.request);
+    settle(entry, 'error' in reply ? new Error(`the mapping thread failed a batch: ${reply.error}`) : reply.result);
   }
 
   #fail(error: Error): void {

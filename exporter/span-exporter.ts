@@ -4,6 +4,7 @@ import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { Ledger, type IngestResult, type LedgerOptions, type LedgerStats, type MappedBatch } from '../delivery/ledger.js';
 import { MappingThread } from '../delivery/mapping-thread.js';
 import { fromReadableSpan } from './readable-span.js';
+import { SPAN_BATCH_JOB, submitSpanBatch } from './span-batch-job.js';
 import { SpanWire } from './span-wire.js';
 import { NO_ROWS } from '../clickhouse/row-chunk.js';
 
@@ -190,7 +191,7 @@ export class GenAiLedgerExporter implements SpanExporter {
     } else if (thread.spansInFlight + encoded.sent > this.maxInFlight) {
       done(local, { spans: encoded.sent, error: new Error(`the mapping thread is ${thread.spansInFlight} spans behind`) });
     } else {
-      thread.submit(encoded.batch, encoded.sent, (outcome) => {
+      submitSpanBatch(thread, encoded.batch, encoded.sent, (outcome) => {
         if (outcome instanceof Error) done(local, { spans: encoded.sent, error: outcome });
         else done(merge(local, outcome));
       });
@@ -284,7 +285,7 @@ export class GenAiLedgerExporter implements SpanExporter {
 
 function startThread(options: GenAiLedgerExporterOptions): MappingThread | undefined {
   try {
-    return MappingThread.start(options);
+    return MappingThread.start(options, [SPAN_BATCH_JOB]);
   } catch (error) {
     diag.warn(`genai-ledger: no mapping thread, mapping on the app's thread: ${(error as Error).message}`);
     return undefined;

@@ -16,6 +16,7 @@ import { CollectorMetrics } from '../../collector/metrics.js';
 import { ExportTraceServiceResponse } from '../../collector/otlp/schema.js';
 import type { Logger } from '../../collector/log.js';
 import { createTracesHandler, requestMapping, type LedgerSink, type RequestMapping } from '../../collector/traces-handler.js';
+import { OTLP_REQUEST_JOB } from '../../collector/request-job.js';
 import type { IngestResult, LedgerStats, MappedBatch } from '../../delivery/ledger.js';
 import { UsageMapper } from '../../usage/mapper.js';
 import { MappingThread } from '../../delivery/mapping-thread.js';
@@ -112,7 +113,7 @@ function side(path: string, mapper: UsageMapper, mapping: RequestMapping | undef
 
 beforeAll(async () => {
   const mapper = new UsageMapper({ prices: await loadPriceBook() });
-  thread = MappingThread.start({ mappingThreadNice: 0 })!;
+  thread = MappingThread.start({ mappingThreadNice: 0 }, [OTLP_REQUEST_JOB])!;
   for (const deadline = Date.now() + 20_000; !thread.ready; await new Promise((r) => setTimeout(r, 20))) {
     if (Date.now() > deadline || thread.failed) throw new Error(`the mapping thread did not start: ${thread.failed?.message}`);
   }
@@ -238,11 +239,11 @@ describe('requests mapped on the mapping thread', () => {
   test('a failed mapping thread is not used, and its failure is logged once', () => {
     const errors: string[] = [];
     const log = { ...silentLogger, error: (msg: string) => void errors.push(msg) } as Logger;
-    const failed = requestMapping({ ready: true, failed: new Error('the mapping thread exited with code 1'), submitRequest: () => undefined }, log);
+    const failed = requestMapping({ ready: true, failed: new Error('the mapping thread exited with code 1'), submit: () => undefined }, log);
     expect(failed.usable).toBe(false);
     expect(failed.usable).toBe(false);
     expect(errors).toEqual(["the mapping thread failed; requests are decoded and mapped on the collector's thread from now on"]);
-    const starting = requestMapping({ ready: false, failed: undefined, submitRequest: () => undefined }, log);
+    const starting = requestMapping({ ready: false, failed: undefined, submit: () => undefined }, log);
     expect(starting.usable).toBe(false);
     expect(errors).toHaveLength(1);
   });

@@ -13,6 +13,7 @@ import { MappingThread } from '../../delivery/mapping-thread.js';
 import { loadPriceBook } from '../../pricing/index.js';
 import { fromReadableSpan } from '../../exporter/readable-span.js';
 import { SpanWire } from '../../exporter/span-wire.js';
+import { SPAN_BATCH_JOB, submitSpanBatch } from '../../exporter/span-batch-job.js';
 import { linesOfChunk } from '../../clickhouse/row-chunk.js';
 import { serializeRow } from '../../clickhouse/serialize.js';
 import { threadInfo } from '../support/threads.js';
@@ -20,7 +21,7 @@ import { threadInfo } from '../support/threads.js';
 const submit = (thread: MappingThread, wire: SpanWire, spans = generateSpans({ spans: 200, aiShare: 1, seed: 4 })) =>
   new Promise<MappedBatch | Error>((resolve) => {
     const encoded = wire.encode(spans);
-    thread.submit(encoded.batch, encoded.sent, resolve);
+    submitSpanBatch(thread, encoded.batch, encoded.sent, resolve);
   });
 
 async function until(condition: () => boolean, ms = 20_000): Promise<void> {
@@ -41,12 +42,12 @@ const dyingWorker = () => new Worker(
 
 describe('MappingThread', () => {
   it('maps, prices and serializes a batch as the app thread would', async () => {
-    const thread = MappingThread.start({})!;
+    const thread = MappingThread.start({}, [SPAN_BATCH_JOB])!;
     await until(() => thread.ready);
     const spans = generateSpans({ spans: 500, aiShare: 0.5, seed: 8 });
     const wire = new SpanWire();
     const encoded = wire.encode(spans);
-    const outcome = await new Promise<MappedBatch | Error>((resolve) => thread.submit(encoded.batch, encoded.sent, resolve));
+    const outcome = await new Promise<MappedBatch | Error>((resolve) => submitSpanBatch(thread, encoded.batch, encoded.sent, resolve));
     expect(thread.spansInFlight).toBe(0);
     const expected = new UsageMapper({ prices: await loadPriceBook() }).mapAll(spans.map(fromReadableSpan));
     expect(outcome).toMatchObject({ spans: encoded.sent, skipped: expected.skipped - encoded.skipped, malformed: 0, unserializable: [] });
@@ -57,7 +58,7 @@ describe('MappingThread', () => {
   });
 
   it('answers every batch in flight with the error when the worker dies, and stays failed', async () => {
-    const thread = MappingThread.start({}, dyingWorker)!;
+    const thread = MappingThread.start({}, [SPAN_BATCH_JOB], dyingWorker)!;
     await until(() => thread.ready);
     const wire = new SpanWire();
     const outcomes = await Promise.all([submit(thread, wire), submit(thread, wire)]);
@@ -70,7 +71,7 @@ describe('MappingThread', () => {
   });
 
   it('reports a worker that cannot start (its price book fails to load)', async () => {
-    const thread = MappingThread.start({ prices: '/nonexistent/prices.yaml' })!;
+    const thread = MappingThread.start({ prices: '/nonexistent/prices.yaml' }, [SPAN_BATCH_JOB])!;
     await until(() => thread.failed !== undefined);
     expect(thread.ready).toBe(false);
     await thread.close();
@@ -78,13 +79,13 @@ describe('MappingThread', () => {
 
   it('is not started for a price book made in code', async () => {
     const book = await loadPriceBook();
-    expect(MappingThread.start({ prices: { ...book, quote: book.quote.bind(book), listPrices: book.listPrices.bind(book), describe: book.describe.bind(book), loadOptions: undefined } })).toBeUndefined();
+    expect(MappingThread.start({ prices: { ...book, quote: book.quote.bind(book), listPrices: book.listPrices.bind(book), describe: book.describe.bind(book), loadOptions: undefined } }, [SPAN_BATCH_JOB])).toBeUndefined();
   });
 
   it.runIf(existsSync('/proc/thread-self'))('runs at nice 10 by default, or mappingThreadNice, leaving the app\'s threads as they were', async () => {
     for (const [options, nice] of [[{}, 10], [{ mappingThreadNice: 4 }, 4]] as const) {
       const before = threadInfo();
-      const thread = MappingThread.start(options)!;
+      const thread = MappingThread.start(options, [SPAN_BATCH_JOB])!;
       await until(() => thread.ready);
       const after = threadInfo();
       const added = [...after].filter(([tid]) => !before.has(tid)).map(([, t]) => t.nice);
