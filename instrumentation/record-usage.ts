@@ -1,6 +1,6 @@
 import { SpanKind, SpanStatusCode, trace, type Attributes } from '@opentelemetry/api';
 import { LEDGER_USAGE_PREFIX } from '../usage/conventions.js';
-import { contextWithUsage, USAGE_CONTEXT_KEYS, type UsageContext } from './usage-context.js';
+import { contextWithUsage, usageAttributes, type UsageContext } from './usage-context.js';
 
 /** One AI call no instrumentation covers: a credit-billed API, a transcription, a realtime voice turn. */
 export interface RecordedUsage extends UsageContext {
@@ -50,17 +50,17 @@ export function recordUsage(usage: RecordedUsage): void {
   for (const [key, value] of counts) if (value !== undefined) attributes[key] = value;
   for (const [unit, value] of Object.entries(usage.units ?? {})) attributes[`${LEDGER_USAGE_PREFIX}${unit}`] = value;
   if (usage.errorType) attributes['error.type'] = usage.errorType;
-  // Set directly too, for SDK setups without the UsageContextSpanProcessor.
-  for (const [field, key] of Object.entries(USAGE_CONTEXT_KEYS) as Array<[keyof UsageContext, string]>) {
-    if (usage[field]) attributes[key] = usage[field];
-  }
+  // The active usage context with this call's fields over it, set directly too: for SDK setups
+  // without the UsageContextSpanProcessor.
+  const ctx = contextWithUsage(usage);
+  Object.assign(attributes, usageAttributes(ctx));
 
   const duration = usage.durationMs ?? 0;
   const start = usage.startTime ?? new Date(Date.now() - duration);
   const span = trace.getTracer(TRACER_NAME).startSpan(
     `${operation} ${usage.model}`,
     { kind: SpanKind.CLIENT, attributes, startTime: start },
-    contextWithUsage(usage),
+    ctx,
   );
   if (usage.errorType) span.setStatus({ code: SpanStatusCode.ERROR, message: usage.errorType });
   span.end(new Date(start.getTime() + duration));

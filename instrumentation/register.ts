@@ -4,9 +4,9 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchSpanProcessor, type BufferConfig, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { GenAiLedgerExporter, type GenAiLedgerExporterOptions } from '../exporter/span-exporter.js';
-import { UsageContextSpanProcessor } from './usage-context.js';
+import { UsageContextSpanProcessor, type UsageContextSpanProcessorOptions } from './usage-context.js';
 
-export interface RegisterOptions extends GenAiLedgerExporterOptions {
+export interface RegisterOptions extends GenAiLedgerExporterOptions, UsageContextSpanProcessorOptions {
   /** `service.name` of the resource. Default: OTEL_SERVICE_NAME, else 'unknown_service'. */
   serviceName?: string;
   /** `deployment.environment.name`. Default: GENAI_LEDGER_ENVIRONMENT or NODE_ENV. */
@@ -46,12 +46,15 @@ const AUTO_OPENAI = [
 
 /**
  * Sets up the OTel Node SDK for AI spend: a global tracer provider whose spans go to the ledger
- * (and optionally to OTLP), attribution from `withUsageContext`, and the GenAI instrumentations.
+ * (and optionally to OTLP), attribution from `withUsageContext` (from inbound baggage only with
+ * `trustBaggage`), and the GenAI instrumentations.
  * Call it before the app imports the AI SDKs, so module hooks can patch them.
  */
 export async function register(options: RegisterOptions = {}): Promise<Registration> {
+  // First: a bad trustBaggage key throws before the exporter opens the store.
+  const attribution = new UsageContextSpanProcessor({ trustBaggage: options.trustBaggage });
   const exporter = new GenAiLedgerExporter(options);
-  const processors = [new UsageContextSpanProcessor(), new BatchSpanProcessor(exporter, options.batch)];
+  const processors = [attribution, new BatchSpanProcessor(exporter, options.batch)];
   if (options.otlp) processors.push(new BatchSpanProcessor(await otlpExporter(options.otlp)));
 
   const environment = options.environment ?? process.env.GENAI_LEDGER_ENVIRONMENT ?? process.env.NODE_ENV;
