@@ -61,7 +61,7 @@ export function contextWithUsage(usage: UsageContext, parent: Context = context.
   const propagate = options.propagate ?? outer?.propagate ?? false;
   const attributes: Attributes = {};
   for (const [field, key] of FIELDS) if (merged[field] !== undefined) attributes[key] = merged[field];
-  const ledger: LedgerContext = { usage: merged, attributes: Object.freeze(attributes), propagate };
+  const ledger: LedgerContext = { usage: Object.freeze(merged), attributes: Object.freeze(attributes), propagate };
   let next = parent.setValue(LEDGER_CONTEXT, ledger);
   if (propagate) next = propagation.setBaggage(next, withEntries(propagation.getBaggage(parent), merged));
   else if (options.propagate === false) next = withoutEntries(next);
