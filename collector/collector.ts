@@ -16,7 +16,10 @@
  *
  * With the spool (config.spool, on by default) the ledger appends every request's rows to a
  * write-ahead log in config.spool.dir and answers 200 only after fdatasync; a pump moves them to
- * ClickHouse, retrying while it is down, and a restart replays what was not yet committed.
+ * ClickHouse, retrying while it is down, and a restart replays what was not yet committed. It also
+ * starts while the store is unreachable (a ClickHouse URL during an outage): requests are spooled,
+ * the ledger applies the migrations and syncs the prices in the background (delivery/store-setup.ts)
+ * and /readyz says what it waits for. Without a spool an unreachable store fails the start.
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 import { createStoreClient, describeStore, parseStore, storeDatabase, StoreLockedError, type Store } from '../clickhouse/store.js';
@@ -80,11 +83,11 @@ export async function startCollector(config: CollectorConfig, options: StartOpti
 
   log.info('starting', { config: describeConfig(config) });
   // Test-only: the ledger's client behind a switch that can make ClickHouse look down.
-  const faults = config.faultInjection ? new FaultSwitch() : undefined;
+  const faults = config.faultInjection ? FaultSwitch.fromEnv() : undefined;
   let faultClient: ClickHouseClient | undefined;
   if (faults) {
     faultClient = faults.wrap(await createStoreClient(store));
-    log.warn('fault injection is ON (GENAI_LEDGER_FAULT_INJECTION=1): POST /debug/faults can make ClickHouse look down; never in production');
+    log.warn('fault injection is ON (GENAI_LEDGER_FAULT_INJECTION=1): POST /debug/faults can make ClickHouse look down; never in production', faults.state());
   }
   const openLedger = (): Promise<Ledger> => Ledger.open({
     ...(faultClient ? { client: faultClient, database } : { store: config.store }),
@@ -122,11 +125,18 @@ export async function startCollector(config: CollectorConfig, options: StartOpti
       usedBytes: sp?.usedBytes, recoveredRows: sp?.recoveredRows, corruptRecords: sp?.corruptRecords,
     });
   }
+  const waiting = ledger.waitingFor;
+  if (waiting) {
+    // Only with a spool (without one the open failed): requests are acknowledged from disk meanwhile.
+    log.warn('the store is not ready: accepting into the spool, setting it up in the background', { waiting });
+    ledger.onStoreReady(() => log.info('the store is ready: delivering the spool', { pendingRows: ledger.stats.spool?.pendingRows }));
+  }
 
   // Read-only statements (query endpoint, /readyz) run on a connection of their own: see reader.ts.
+  // Checked at start unless the store is known to be unreachable (it answers later, or /readyz says).
   const reader = openReader(store, readOnlySettings(config.query));
   try {
-    await reader.query('SELECT 1');
+    if (!waiting) await reader.query('SELECT 1');
   } catch (error) {
     await reader.close().catch(() => undefined);
     await closeLedger();
@@ -144,6 +154,7 @@ export async function startCollector(config: CollectorConfig, options: StartOpti
     runner: faults ? faults.wrapRunner(probe) : probe,
     database,
     draining: isDraining,
+    waiting: () => ledger.waitingFor,
     ...(ledger.stats.spool ? { spool: ledger.stats.spool } : {}),
   });
   const idleFlusher = new IdleFlusher(() => ledger.flush(), config.idleFlushMs);

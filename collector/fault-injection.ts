@@ -10,6 +10,7 @@
  * connection error (ECONNREFUSED: retryable, as when a ClickHouse server is stopped), and makes the
  * readiness probe see the store unreachable. The embedded engine keeps running underneath (it
  * cannot be stopped apart from the process); nothing reaches it while "down".
+ * GENAI_LEDGER_FAULT_CLICKHOUSE=down starts the switch "down" (a collector started during an outage).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ClickHouseClient } from '@clickhouse/client';
@@ -18,6 +19,7 @@ import { readBody, sendJson } from './http.js';
 import type { Logger } from './log.js';
 
 export const FAULT_INJECTION_ENV = 'GENAI_LEDGER_FAULT_INJECTION';
+export const FAULT_CLICKHOUSE_ENV = 'GENAI_LEDGER_FAULT_CLICKHOUSE';
 
 function connectionRefused(): Error {
   return Object.assign(new Error('connect ECONNREFUSED (fault injection: clickhouse is down)'), {
@@ -33,6 +35,16 @@ export class FaultSwitch {
   refused = 0;
   /** Times the switch was flipped to down. */
   outages = 0;
+
+  /** The switch in the state GENAI_LEDGER_FAULT_CLICKHOUSE asks for (up by default). */
+  static fromEnv(env: NodeJS.ProcessEnv = process.env): FaultSwitch {
+    const faults = new FaultSwitch();
+    if (env[FAULT_CLICKHOUSE_ENV] === 'down') {
+      faults.clickhouseDown = true;
+      faults.outages = 1;
+    }
+    return faults;
+  }
 
   /** The client, refusing every call while `clickhouseDown` (close() and the rest pass through). */
   wrap(inner: ClickHouseClient): ClickHouseClient {

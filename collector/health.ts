@@ -5,7 +5,12 @@
  *   migration this version knows is recorded in schema_migrations. 503 otherwise, with the reason.
  *   With a spool, an unreachable store does not make the collector unready while the spool has
  *   room: requests are still accepted durably (200, `"store": "<problem>"`, `"degraded": true`);
- *   a (nearly) full spool does (503). The body reports the spool's fill either way.
+ *   a (nearly) full spool does (503). The body reports the spool's fill either way. The same holds
+ *   when the collector started while the store was unreachable: until the ledger has applied the
+ *   migrations and synced the prices, `"waiting"` says what it waits for (`"clickhouse: migrations
+ *   not applied: <reason>"`) and nothing is delivered yet. Ready, because readiness routes traffic:
+ *   every collector shares the store, and taking them all out of rotation during its outage would
+ *   leave the clients' data nowhere to go, when each can keep it on disk.
  * - GET /metrics: Prometheus text.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -24,6 +29,8 @@ export interface HealthOptions {
   timeoutMs?: number;
   /** The ledger's spool counters, when it has one. */
   spool?: SpoolStats;
+  /** What the ledger waits for before it can deliver (Ledger.waitingFor), if anything. */
+  waiting?: () => string | undefined;
 }
 
 /** Free spool bytes below which the collector reports itself unready (a request would likely not fit). */
@@ -71,17 +78,19 @@ export function createHealthHandlers(options: HealthOptions) {
         clearTimeout(timer);
       }
       const sp = options.spool;
+      const waiting = options.waiting?.();
       if (!sp) {
         if (problem) sendJson(res, 503, { status: 'not ready', reason: problem });
         else sendJson(res, 200, { status: 'ready', schemaVersion: expected });
         return;
       }
       const spool = { usedBytes: sp.usedBytes, maxBytes: sp.maxBytes, pendingRows: sp.pendingRows, failedDeliveries: sp.failedDeliveries };
+      const blocked = waiting ?? problem;
       if (sp.maxBytes - sp.usedBytes < spoolReserveBytes(sp.maxBytes)) {
-        sendJson(res, 503, { status: 'not ready', reason: `the spool is full (${sp.usedBytes} of ${sp.maxBytes} bytes)${problem ? `; ${problem}` : ''}`, spool });
-      } else if (problem) {
-        // Still accepting: every 200 is on disk and reaches ClickHouse once it is back.
-        sendJson(res, 200, { status: 'ready', degraded: true, store: problem, spool });
+        sendJson(res, 503, { status: 'not ready', reason: `the spool is full (${sp.usedBytes} of ${sp.maxBytes} bytes)${blocked ? `; ${blocked}` : ''}`, spool });
+      } else if (waiting || problem) {
+        // Still accepting: every 200 is on disk and reaches ClickHouse once it is back (and set up).
+        sendJson(res, 200, { status: 'ready', degraded: true, ...(waiting ? { waiting } : {}), store: problem ?? 'ok', spool });
       } else {
         sendJson(res, 200, { status: 'ready', schemaVersion: expected, store: 'ok', spool });
       }

@@ -15,6 +15,8 @@ import { DeadLetterFile, DEAD_LETTER_FILE, type DeadLetterOptions, type DeadLett
 import { DEFAULT_MAX_RECORD_BYTES, DEFAULT_MAX_RECORD_ROWS, Spool, type SpoolOptions, type SpoolStats } from './spool/spool.js';
 import { SpoolPump, type SpoolPumpOptions } from './spool/pump.js';
 import { SpoolFullError } from './spool/errors.js';
+import { StoreSetup, type SetupStep } from './store-setup.js';
+import { classifyInsertError } from './writer/errors.js';
 
 /** The on-disk spool of a Ledger: where, how big, how it retries. */
 export interface LedgerSpoolOptions extends Omit<SpoolOptions, 'meter' | 'stats'>, SpoolPumpOptions {}
@@ -92,6 +94,8 @@ export interface LedgerStats extends WriterStats {
 interface Durability {
   spool: Spool;
   pump: SpoolPump;
+  /** The store's setup: the pump starts delivering once it is done. */
+  setup: StoreSetup;
 }
 
 /** Spans in, rows into ClickHouse: the one pipeline behind both ways in. */
@@ -129,17 +133,39 @@ export class Ledger {
       : await loadPriceBook(options.prices ? { overridesFile: options.prices } : {});
     let client = options.client;
     let database = options.database ?? 'genai_ledger';
+    const steps: SetupStep[] = [];
     if (!client) {
       const store = parseStore(options.store ?? resolveStoreOption());
       database = storeDatabase(store);
-      client = await createStoreClient(store);
+      if (options.spool && store.kind === 'http') {
+        // Opened without a connection (the spool takes rows while ClickHouse is down); the setup
+        // creates the database as createStoreClient does, through an admin connection.
+        client = await createStoreClient(store, { ensureDatabase: false });
+        steps.push({ missing: 'database not created', run: async () => (await createStoreClient(store)).close() });
+      } else {
+        client = await createStoreClient(store);
+      }
     }
+    const db = client;
+    if (options.migrate ?? true) {
+      steps.push(
+        { missing: 'migrations not applied', run: () => migrate(db, { database, ...(options.ttlDays ? { ttlDays: options.ttlDays } : {}) }) },
+        { missing: 'model_prices not synced', run: () => syncModelPrices(db, prices.listPrices(), { table: `${database}.model_prices` }) },
+      );
+    }
+    // With a spool the store may come later: an unreachable one (no ClickHouse code, or a
+    // retryable one) is set up in the background. Without, nothing could hold the rows: fail now.
+    const setup = options.spool ? new StoreSetup(steps) : undefined;
     try {
-      if (options.migrate ?? true) {
-        await migrate(client, { database, ...(options.ttlDays ? { ttlDays: options.ttlDays } : {}) });
-        await syncModelPrices(client, prices.listPrices(), { table: `${database}.model_prices` });
+      if (setup) {
+        const error = await setup.start();
+        if (error !== undefined && classifyInsertError(error) !== 'retryable') throw error;
+        if (error !== undefined) diag.warn(`genai-ledger: ${setup.waiting}; opening on the spool, retrying in the background`);
+      } else {
+        for (const step of steps) await step.run();
       }
     } catch (error) {
+      setup?.close();
       if (!options.client) await client.close();
       throw error;
     }
@@ -161,15 +187,17 @@ export class Ledger {
     let durability: Durability | undefined;
     if (options.spool) {
       try {
-        durability = await openDurability(options.spool, writer, options.writer?.meter);
+        durability = await openDurability(options.spool, writer, options.writer?.meter, setup!);
       } catch (error) {
+        setup?.close();
         await writer.shutdown();
         deadLetter?.close();
         if (!options.client) await client.close();
         throw error;
       }
       stats.spool = durability.spool.stats;
-      durability.pump.start();
+      const { pump } = durability;
+      durability.setup.onReady(() => pump.start());
     }
     return new Ledger(client, database, prices, mapper, writer, !options.client, stats, durability, deadLetter, onReject);
   }
@@ -286,14 +314,30 @@ export class Ledger {
   /**
    * Resolves when everything ingested so far is written (or dropped and counted). With a spool:
    * when everything spooled so far has been handed to ClickHouse and settled, or a delivery failed
-   * (the rows stay in the spool and are sent again later).
+   * (the rows stay in the spool and are sent again later), or at once while the store is not set up.
    */
   flush(): Promise<void> {
     return this.durability ? this.durability.pump.flush() : this.writer.flush();
   }
 
+  /**
+   * With a spool, while the store is not set up (unreachable when the ledger opened): what the
+   * ledger waits for, e.g. `clickhouse: migrations not applied: <reason>`. Rows are acknowledged
+   * from the spool meanwhile and delivered once it is. Undefined when ready (and without a spool).
+   */
+  get waitingFor(): string | undefined {
+    return this.durability?.setup.waiting;
+  }
+
+  /** Calls `listener` once the store is set up: at once unless `waitingFor`; never after close(). */
+  onStoreReady(listener: () => void): void {
+    if (this.durability) this.durability.setup.onReady(listener);
+    else listener();
+  }
+
   /** With a spool: tries once more to deliver, then leaves what is still pending on disk for the next open. */
   async close(): Promise<void> {
+    this.durability?.setup.close();
     if (this.durability) await this.durability.pump.close();
     await this.writer.shutdown();
     if (this.durability) await this.durability.spool.close();
@@ -310,7 +354,7 @@ function resolveDeadLetter(options: LedgerOptions): DeadLetterOptions | undefine
   return options.spool ? { path: join(options.spool.dir, DEAD_LETTER_FILE) } : undefined;
 }
 
-async function openDurability(options: LedgerSpoolOptions, writer: BatchWriter, meter: BatchWriterConfig['meter']): Promise<Durability> {
+async function openDurability(options: LedgerSpoolOptions, writer: BatchWriter, meter: BatchWriterConfig['meter'], setup: StoreSetup): Promise<Durability> {
   const capacity = writer.capacity;
   const spool = await Spool.open({
     ...options,
@@ -320,5 +364,5 @@ async function openDurability(options: LedgerSpoolOptions, writer: BatchWriter, 
     ...(meter !== undefined ? { meter } : {}),
   });
   const pump = new SpoolPump(spool, writer, options);
-  return { spool, pump };
+  return { spool, pump, setup };
 }

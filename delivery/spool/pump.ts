@@ -124,9 +124,10 @@ export class SpoolPump {
   /**
    * Resolves once everything acknowledged before the call has been handed to the writer and
    * settled, or a delivery failed meanwhile (the records stay in the spool). Cuts a retry backoff
-   * short. Never rejects.
+   * short. Before start() (the store is not ready), at once. Never rejects.
    */
   flush(): Promise<void> {
+    if (!this.#started) return Promise.resolve();
     if (this.#failed && this.#retryTimer && this.#inFlightParts === 0) {
       clearTimeout(this.#retryTimer);
       this.#retryTimer = undefined;
