@@ -5,7 +5,8 @@
  * completion text never travels.
  *
  * Both threads build the same key table from the same options, so known attribute keys travel as
- * small integers; keys matched by a prefix (`genai_ledger.usage.*`, allow-list prefixes) as text.
+ * small integers; other keys the mapper reads (`genai_ledger.usage.*`) or may store (see
+ * usage/stored-attributes.ts) as text.
  *
  * The buffer holds three sections: `numbers` float64 values, `words` uint16 words (the structure),
  * then the text: every string's UTF-16 code units, in order, as they are (exact for any JS string,
@@ -24,8 +25,9 @@ import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { firstString } from '../usage/attribute-read.js';
 import { DEFAULT_ATTRIBUTION_KEYS, type AttributionKeys } from '../usage/attribution.js';
 import { callOperation } from '../usage/classify.js';
-import { CONTENT_KEY_PATTERN, KEYS, LEDGER_USAGE_PREFIX } from '../usage/conventions.js';
+import { KEYS, LEDGER_USAGE_PREFIX } from '../usage/conventions.js';
 import { STATUS_ERROR, type Attributes, type AttributeValue, type SpanEvent, type SpanRecord } from '../usage/span-record.js';
+import { StoredAttributes } from '../usage/stored-attributes.js';
 import { hrTimeToMicros } from '../usage/time.js';
 
 /** The mapper options that decide which attributes the mapper reads. */
@@ -118,7 +120,8 @@ const NO_BATCH: WireBatch = { buffer: new ArrayBuffer(0), numbers: 0, words: 0, 
 export class SpanWire {
   private readonly keys: readonly string[];
   private readonly keyClass = new Map<string, number>();
-  private readonly prefixes: readonly string[];
+  /** What the mapper may copy into a row besides what it reads; undefined without an allow-list. */
+  private readonly stored: StoredAttributes | undefined;
   private readonly resourceCache = new WeakMap<object, Attributes>();
   private readonly keyRoot: KeyNode = { key: '', c: C_SKIP, next: undefined, alt: undefined };
   private keyNodes = 0;
@@ -137,14 +140,14 @@ export class SpanWire {
     this.options = options;
     const attribution = { ...DEFAULT_ATTRIBUTION_KEYS, ...options.attribution };
     const allow = options.attributeAllowList ?? [];
+    const stored = (this.stored = allow.length === 0 ? undefined : new StoredAttributes(allow, attribution));
     const keys = new Set<string>([
       ...Object.values(KEYS).flat(),
       ...Object.values(attribution).flat(),
-      ...allow.filter((k) => !k.endsWith('*') && !CONTENT_KEY_PATTERN.test(k)),
+      ...(stored ? allow.filter((k) => !k.endsWith('*') && stored.allows(k)) : []),
     ]);
     this.keys = [...keys];
     this.keys.forEach((k, i) => this.keyClass.set(k, i <= MAX_KEY_INDEX ? i : C_TEXT));
-    this.prefixes = [LEDGER_USAGE_PREFIX, ...allow.filter((k) => k.endsWith('*')).map((k) => k.slice(0, -1))];
   }
 
   /** Classifies and packs an export() call's spans; never throws (an unreadable span is counted). */
@@ -407,7 +410,7 @@ export class SpanWire {
   private classOf(key: string): number {
     let c = this.keyClass.get(key);
     if (c === undefined) {
-      c = this.prefixed(key) ? C_TEXT : C_SKIP;
+      c = this.travels(key) ? C_TEXT : C_SKIP;
       if (this.keyClass.size < MAX_CACHED_KEYS) this.keyClass.set(key, c);
     }
     return c;
@@ -437,9 +440,9 @@ export class SpanWire {
     return (this.nums = grown);
   }
 
-  private prefixed(key: string): boolean {
-    for (const prefix of this.prefixes) if (key.startsWith(prefix)) return !CONTENT_KEY_PATTERN.test(key);
-    return false;
+  /** A key outside the key table travels when the mapper reads it (billed units) or may store it. */
+  private travels(key: string): boolean {
+    return key.startsWith(LEDGER_USAGE_PREFIX) || this.stored?.allows(key) === true;
   }
 
   private resourceOf(attrs: Attributes): Attributes {

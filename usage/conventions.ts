@@ -87,20 +87,6 @@ export const TRACELOOP_REQUEST_TYPES: Readonly<Record<string, string>> = {
 };
 
 /**
- * Keys whose values are prompts, completions or other content. They are never copied into a
- * row, whatever the allow-list says.
- */
-export const CONTENT_KEY_PATTERN = new RegExp([
-  '^gen_ai\\.(prompt|completion|input\\.messages|output\\.messages|system_instructions|tool\\.definitions|tool\\.call\\.(arguments|result))',
-  // OpenInference: invocation parameters carry Responses-API `instructions`.
-  '^llm\\.(input_messages|output_messages|prompts|tools|prompt_template|invocation_parameters)',
-  '^(input|output)\\.value', '^embedding\\.embeddings',
-  '^ai\\.(prompt|response\\.(text|object|toolCalls|reasoning|files)|values?$|embeddings?$|toolCall\\.(args|result))',
-  // Request headers may carry credentials.
-  '^ai\\.(request|settings)\\.headers', '^http\\.request\\.header\\.',
-].join('|'));
-
-/**
  * Instrumentations that pass a raw API's input count through, for the providers where that count
  * excludes cache reads and writes (Anthropic's API). Other sources are detected from the numbers.
  */

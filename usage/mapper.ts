@@ -2,12 +2,13 @@ import { AliasIndex, type FoundFields } from './alias-index.js';
 import { firstString, MalformedSpanError, toQuantity } from './attribute-read.js';
 import { DEFAULT_ATTRIBUTION_KEYS, type AttributionKeys } from './attribution.js';
 import { callOperation } from './classify.js';
-import { CONTENT_KEY_PATTERN, EXCLUSIVE_INPUT_SCOPES, KEYS, LEDGER_USAGE_PREFIX } from './conventions.js';
+import { EXCLUSIVE_INPUT_SCOPES, KEYS, LEDGER_USAGE_PREFIX } from './conventions.js';
 import { formatNumber } from '../pricing/decimal.js';
 import type { PriceBook, PriceQuote, PricingUsage } from '../pricing/index.js';
 import { normalizeProvider } from './provider-name.js';
 import { FIELD, spanFieldSpecs } from './span-fields.js';
 import { STATUS_ERROR, type Attributes, type SpanRecord } from './span-record.js';
+import { StoredAttributes } from './stored-attributes.js';
 import { formatMicros, MAX_UNIX_MICROS } from './time.js';
 import { readTokens, type TokenCounts } from './tokens.js';
 import type { UsageRow } from './usage-row.js';
@@ -17,7 +18,10 @@ export interface MapperOptions {
   prices?: PriceBook;
   /** Replaces the default key list of each field given. */
   attribution?: Partial<AttributionKeys>;
-  /** Span or resource attributes copied into `attributes`: exact keys, or prefixes as `prefix.*`. */
+  /**
+   * Span or resource attributes copied into `attributes`: exact keys, prefixes as `prefix.*`, or
+   * `*` for every known non-content key. Content is never copied (the rule: stored-attributes.ts).
+   */
   attributeAllowList?: readonly string[];
   /** Longer attribute values are cut to this many characters. Default 256. */
   maxAttributeLength?: number;
@@ -108,18 +112,18 @@ export class UsageMapper {
   private readonly found: FoundFields;
   /** Resources repeat from span to span (one per batch or per app): their fields are read once. */
   private readonly resourceFields = new WeakMap<Attributes, FoundFields>();
-  private readonly allowExact: ReadonlySet<string>;
-  private readonly allowPrefixes: readonly string[];
+  /** Undefined without an allow-list: no row copies any attribute. */
+  private readonly stored: StoredAttributes | undefined;
   private readonly maxAttributeLength: number;
   private readonly trustReportedCost: boolean;
 
   constructor(options: MapperOptions = {}) {
     this.prices = options.prices;
-    this.fields = new AliasIndex(spanFieldSpecs({ ...DEFAULT_ATTRIBUTION_KEYS, ...options.attribution }), LEDGER_USAGE_PREFIX);
+    const attribution = { ...DEFAULT_ATTRIBUTION_KEYS, ...options.attribution };
+    this.fields = new AliasIndex(spanFieldSpecs(attribution), LEDGER_USAGE_PREFIX);
     this.found = this.fields.found();
     const allow = options.attributeAllowList ?? [];
-    this.allowExact = new Set(allow.filter((k) => !k.endsWith('*')));
-    this.allowPrefixes = allow.filter((k) => k.endsWith('*')).map((k) => k.slice(0, -1));
+    this.stored = allow.length === 0 ? undefined : new StoredAttributes(allow, attribution);
     this.maxAttributeLength = options.maxAttributeLength ?? DEFAULT_MAX_ATTRIBUTE_LENGTH;
     this.trustReportedCost = options.trustReportedCost ?? false;
   }
@@ -212,16 +216,16 @@ export class UsageMapper {
 
   private allowedAttributes(attrs: Attributes, resource: Attributes): Record<string, string> {
     const out: Record<string, string> = {};
-    if (this.allowExact.size === 0 && this.allowPrefixes.length === 0) return out;
-    this.copyAllowed(resource, out);
-    this.copyAllowed(attrs, out);
+    const stored = this.stored;
+    if (stored === undefined) return out;
+    this.copyAllowed(stored, resource, out);
+    this.copyAllowed(stored, attrs, out);
     return out;
   }
 
-  private copyAllowed(attrs: Attributes, out: Record<string, string>): void {
+  private copyAllowed(stored: StoredAttributes, attrs: Attributes, out: Record<string, string>): void {
     for (const key in attrs) {
-      if (!this.allowExact.has(key) && !this.allowPrefixes.some((p) => key.startsWith(p))) continue;
-      if (CONTENT_KEY_PATTERN.test(key)) continue;
+      if (!stored.allows(key)) continue;
       const value = attrs[key];
       if (value === undefined) continue;
       const text = typeof value === 'string' ? value : JSON.stringify(value);

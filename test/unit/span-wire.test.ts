@@ -157,11 +157,11 @@ describe('SpanWire', () => {
   ];
 
   it.each(values)('carries %s exactly (text key and known key)', (_, value) => {
-    const span = spanWith(1, { 'app.value': value, 'gen_ai.request.model': value, 'genai_ledger.usage.credits': value });
+    const span = spanWith(1, { 'app.field': value, 'gen_ai.request.model': value, 'genai_ledger.usage.credits': value });
     const { encoded, records } = roundTrip([span], { attributeAllowList: ['app.*'] });
     expect(encoded.sent).toBe(1);
     expect(records).toHaveLength(1);
-    for (const key of ['app.value', 'gen_ai.request.model', 'genai_ledger.usage.credits']) {
+    for (const key of ['app.field', 'gen_ai.request.model', 'genai_ledger.usage.credits']) {
       expect(key in records[0]!.attributes, key).toBe(true);
       expectSame(records[0]!.attributes[key], value);
     }
