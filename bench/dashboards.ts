@@ -38,6 +38,7 @@ import { parseArgs } from 'node:util';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { createStoreClient } from '../clickhouse/store.js';
 import { migrate, refreshRollups, type MigrationOptions } from '../clickhouse/migrate.js';
+import { exact, HOURLY, ROLLUPS as DECLARED_ROLLUPS, UNPRICED } from '../clickhouse/rollups.js';
 import { ALL, dashboardQueries, expandFor, loadDashboards, type DashboardQuery, type Selection } from '../test/dashboards/load.js';
 import type { VariableState } from '../test/dashboards/macros.js';
 import { printFigure } from './support/measure.js';
@@ -88,20 +89,8 @@ async function scalar(client: ClickHouseClient, query: string): Promise<string> 
   return String(Object.values(row ?? {})[0]);
 }
 
-/** Every rollup table (merged once the history is seeded). */
-const SETTLED_ROLLUPS = [
-  'ai_usage_hourly',
-  'ai_usage_hourly_by_time',
-  'ai_usage_latency_hourly',
-  'ai_usage_latency_daily',
-  'ai_usage_hourly_by_model',
-  'ai_usage_hourly_by_org_model',
-  'ai_usage_hourly_by_org',
-  'ai_usage_daily_by_org',
-  'ai_usage_hourly_by_feature',
-  'ai_usage_hourly_by_org_conversation',
-  'ai_usage_daily',
-];
+/** Every rollup table (merged once the history is seeded), from the declaration; not the list of unpriced calls. */
+const SETTLED_ROLLUPS = DECLARED_ROLLUPS.filter((r) => r !== UNPRICED).map((r) => r.name);
 
 async function seedStore(client: ClickHouseClient): Promise<void> {
   out(`seed: ${rows.toLocaleString('en-US')} calls over ${days} days (+2 % delivered twice), 300 orgs, 9 models, 12 features`);
@@ -216,14 +205,8 @@ const RAW_AS_HOURLY = `(
         duration_ms AS duration_ms_sum, duration_ms AS duration_ms_quantiles
     FROM ai_usage_exact AS r
 )`;
-const ROLLUPS = [
-  'ai_usage_hourly_by_time_exact',
-  'ai_usage_hourly_exact',
-  'ai_usage_latency_hourly_exact',
-  'ai_usage_hourly_by_model_exact',
-  'ai_usage_hourly_by_org_exact',
-  'ai_usage_hourly_by_feature_exact',
-];
+/** The hourly rollups shaped as a part of the fine one (its dimensions and measures): RAW_AS_HOURLY stands in for each. */
+const ROLLUPS = DECLARED_ROLLUPS.filter((r) => r.bucket === 'hour' && r.dimensions.every((d) => HOURLY.dimensions.includes(d)) && r.measures.every((m) => HOURLY.measures.includes(m))).map(exact);
 
 /** The panel's SQL over the raw ledger, for panels that read the rollups only (t-digest states become the durations). */
 function rawVariant(sql: string): string | undefined {

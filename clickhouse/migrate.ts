@@ -12,6 +12,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { diag } from '@opentelemetry/api';
 import type { ClickHouseClient } from '@clickhouse/client';
+import { ROLLUPS } from './rollups.js';
 
 export interface MigrationOptions {
   /** Database to create and migrate. */
@@ -572,21 +573,8 @@ export async function migrate(client: ClickHouseClient, options: MigrationOption
   return result;
 }
 
-/** The refreshable views that maintain the rollups, in dependency order. */
-export const ROLLUP_REFRESH_VIEWS = [
-  'ai_usage_hourly_refresh',
-  'ai_usage_hourly_by_time_refresh',
-  'ai_usage_latency_hourly_refresh',
-  'ai_usage_latency_daily_refresh',
-  'ai_usage_hourly_by_model_refresh',
-  'ai_usage_hourly_by_org_refresh',
-  'ai_usage_daily_by_org_refresh',
-  'ai_usage_hourly_by_feature_refresh',
-  'ai_usage_hourly_by_org_model_refresh',
-  'ai_usage_hourly_by_org_conversation_refresh',
-  'ai_usage_unpriced_refresh',
-  'ai_usage_daily_refresh',
-] as const;
+/** The refreshable views that maintain the rollups, in dependency order (declared in clickhouse/rollups.ts). */
+export const ROLLUP_REFRESH_VIEWS: readonly string[] = ROLLUPS.map((r) => `${r.name}_refresh`);
 
 /**
  * Brings the rollups up to date now instead of at the next scheduled refresh, and waits for it:
