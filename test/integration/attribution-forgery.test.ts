@@ -5,11 +5,8 @@
  * receiver opted in to trusting baggage; the sender's context reaches a downstream service only
  * when it opted in to propagating it.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
 import type * as Http from 'node:http';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { SpanKind, type Attributes } from '@opentelemetry/api';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
@@ -18,9 +15,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { recordUsage } from '../../instrumentation/record-usage.js';
 import { register, type Registration } from '../../instrumentation/register.js';
 import { UsageContextSpanProcessor, withUsageContext, type UsageContextSpanProcessorOptions } from '../../instrumentation/usage-context.js';
-import { queryRows } from '../support/store.js';
+import { openTestStore, queryRows, type TestStore } from '../support/store.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'genai-ledger-forgery-'));
+let store: TestStore;
 const httpInstrumentation = new HttpInstrumentation();
 let registration: Registration;
 let http: typeof Http;
@@ -29,8 +26,9 @@ const servers: Http.Server[] = [];
 beforeAll(async () => {
   // The app's setup: register() installs the context manager and the W3C trace-context and baggage
   // propagators; the HTTP instrumentation patches `http` when the app requires it, after that.
+  store = await openTestStore();
   registration = await register({
-    store: dir, serviceName: 'support-api', instrumentations: [httpInstrumentation], trustBaggage: ['genai_ledger.feature'],
+    client: store.client, database: store.database, serviceName: 'support-api', instrumentations: [httpInstrumentation], trustBaggage: ['genai_ledger.feature'],
   });
   http = createRequire(import.meta.url)('node:http') as typeof Http;
 });
@@ -40,7 +38,7 @@ afterEach(() => httpInstrumentation.setTracerProvider(registration.provider));
 afterAll(async () => {
   await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
   await registration?.shutdown();
-  rmSync(dir, { recursive: true, force: true });
+  await store?.close();
 });
 
 /** Serves `handle` on an ephemeral port; answers 200 when it resolves. */
@@ -130,8 +128,7 @@ describe('forged baggage on an inbound request', () => {
     }
     await registration.flush();
 
-    const client = (registration.exporter as unknown as { ledger: { client: Parameters<typeof queryRows>[0] } }).ledger.client;
-    const rows = await queryRows(client, `
+    const rows = await queryRows(store.client, `
       SELECT trace_id, org_id, user_id, feature, toString(cost_usd) AS cost
       FROM genai_ledger.ai_usage_exact ORDER BY org_id DESC`);
     // gpt-4o: 1000 input × $2.50 + 100 output × $10 per Mtok = $0.0025 + $0.001
