@@ -27,11 +27,17 @@ COPY cli ./cli
 COPY demo ./demo
 RUN npm run build
 
-# ---- deps: runtime dependencies only (the embedded engine's platform package included)
+# ---- deps: runtime dependencies only, plus the packages the library leaves optional (devDependencies
+# here) that the image's commands use: the embedded engine (the default store, with its platform
+# package) and the demo's openai + instrumentation, at this repository's versions.
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund --ignore-scripts && npm cache clean --force
+RUN npm ci --omit=dev --no-audit --no-fund --ignore-scripts \
+ && npm install --no-save --save-prod --omit=dev --no-audit --no-fund --ignore-scripts \
+      $(node -p "process.argv.slice(1).map((p) => p + '@' + require('./package.json').devDependencies[p]).join(' ')" \
+        chdb openai @opentelemetry/instrumentation-openai) \
+ && npm cache clean --force
 
 # ---- runtime: no compiler, no dev dependencies, not root
 FROM ${NODE_IMAGE} AS runtime

@@ -3,6 +3,7 @@ import { migrate, refreshRollups } from '../clickhouse/migrate.js';
 import { syncModelPrices } from '../clickhouse/prices.js';
 import { clientRunner, type QueryRunner } from '../clickhouse/query-runner.js';
 import { runReport, type ReportRow } from '../clickhouse/report.js';
+import { isMissingPackage } from '../clickhouse/missing-package.js';
 import { parseStore, resolveStoreOption } from '../clickhouse/store.js';
 import { findLiveCollector } from '../collector/discovery.js';
 import { loadPriceBook } from '../pricing/index.js';
@@ -67,7 +68,7 @@ export const demoCommand: Command = {
     // A collector holding the store takes the demo's spans over OTLP, as it would an app's.
     const store = parseStore(resolveStoreOption(values.store));
     const collector = store.kind === 'embedded' ? findLiveCollector(store.path) : undefined;
-    const { runDemo } = await import('../demo/run.js');
+    const { runDemo } = await loadDemo();
     const progress = new Progress('demo', calls, { unit: 'calls' });
     const started = performance.now();
     const period = { fromMs: nowMs - days * 86_400_000, toMs: nowMs };
@@ -106,6 +107,18 @@ export const demoCommand: Command = {
     }
   },
 };
+
+/** The packages the demo's calls go through: optional for the library, so maybe not installed. */
+const DEMO_PACKAGES = ['openai', '@opentelemetry/instrumentation-openai'];
+
+async function loadDemo(): Promise<typeof import('../demo/run.js')> {
+  try {
+    return await import('../demo/run.js');
+  } catch (err) {
+    if (!DEMO_PACKAGES.some((name) => isMissingPackage(err, name))) throw err;
+    throw new CliError(`the demo needs the ${DEMO_PACKAGES.join(' and ')} packages: npm install ${DEMO_PACKAGES.join(' ')}`);
+  }
+}
 
 type Period = { fromMs: number; toMs: number; database: string };
 

@@ -27,6 +27,7 @@ import { Readable } from 'node:stream';
 import { diag } from '@opentelemetry/api';
 import { createClient } from '@clickhouse/client';
 import type { ClickHouseClient, ClickHouseClientConfigOptions, ClickHouseSettings } from '@clickhouse/client';
+import { isMissingPackage } from './missing-package.js';
 import { isProcessAlive } from './process-alive.js';
 
 export const DEFAULT_STORE = './.genai-ledger';
@@ -286,7 +287,10 @@ async function openEmbeddedConnection(path: string): Promise<ClientConnection> {
   mkdirSync(path, { recursive: true });
   warnIfStdinFeedsEngine();
   // Imported lazily: HTTP-only deployments never load the native engine, nor need it installed.
-  const { createChdbConnection } = await import('chdb/connection');
+  const { createChdbConnection } = await import('chdb/connection').catch((err: unknown) => {
+    if (!isMissingPackage(err, 'chdb')) throw err;
+    throw new StoreError('STORE_ENGINE_MISSING', 'the embedded store needs the chdb package: npm install chdb (or set a ClickHouse URL)', { cause: err });
+  });
   let inner: ClientConnection;
   try {
     inner = createChdbConnection({ path }) as unknown as ClientConnection;

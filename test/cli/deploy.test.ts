@@ -168,6 +168,17 @@ describe('Dockerfile', () => {
     expect(runtime).toMatch(/^COPY clickhouse\/migrations \.\/clickhouse\/migrations$/m);
   });
 
+  it('ships the packages the library leaves optional: the embedded engine (the default store) and the demo\'s', () => {
+    const deps = text.slice(text.indexOf(' AS deps\n'), text.indexOf('\nFROM ', text.indexOf(' AS deps\n')));
+    expect(deps).toMatch(/^RUN npm ci --omit=dev /m);
+    // Installed as production dependencies at package.json's devDependencies versions (not saved).
+    expect(deps).toMatch(/&& npm install --no-save --save-prod --omit=dev /);
+    const names = /require\('\.\/package\.json'\)\.devDependencies\[p\][^\n]*\n\s+([^)\n]+)\)/.exec(deps)?.[1]?.trim().split(/\s+/);
+    expect(names?.sort()).toEqual(['@opentelemetry/instrumentation-openai', 'chdb', 'openai']);
+    const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { devDependencies: Record<string, string> };
+    for (const name of names!) expect(pkg.devDependencies, name).toHaveProperty(name);
+  });
+
   it('runs as node, exposes 4318 and checks /healthz', () => {
     expect(runtime).toMatch(/^USER node$/m);
     expect(runtime).toMatch(/^EXPOSE 4318$/m);

@@ -39,7 +39,8 @@ function cleanEnv(extra: Record<string, string | undefined> = {}): NodeJS.Proces
   return env;
 }
 
-function run(script: string, args: readonly string[], options: RunOptions = {}): Promise<ProcessResult> {
+/** `node --import tsx SCRIPT ARGS...` (a TypeScript file). */
+export function run(script: string, args: readonly string[], options: RunOptions = {}): Promise<ProcessResult> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
       cwd: options.cwd ?? REPO_ROOT,
