@@ -22,8 +22,7 @@ import { createStoreClient } from '../../clickhouse/store.js';
 import { collectorRunner } from '../../collector/query-client.js';
 import { deliveryCounts, describeCounts, miscounts, prepareHeldStore } from '../support/delivery-counts.js';
 import { request, scrape, startCollectorProcess, waitFor, type CollectorProcess } from './support/collector-process.js';
-import { encodeProtobuf } from '../support/fuzz.js';
-import { genaiBody, genaiRequest, spanIdOf } from './support/genai-bodies.js';
+import { genaiBody, genaiBodyReversed, spanIdOf } from './support/genai-bodies.js';
 
 const base = mkdtempSync(join(tmpdir(), 'genai-ledger-spool-crash-'));
 const store = join(base, 'store');
@@ -97,9 +96,7 @@ test('every span answered 200 is stored, and counted once, across ClickHouse dow
   // The client sends some acknowledged requests again, their spans in another order (an identical
   // batch would be dropped at insert by its dedup token): each is acknowledged and stored again.
   for (const r of acked.slice(0, RESENT)) {
-    const again = genaiRequest(r * PER_REQUEST, PER_REQUEST);
-    again.resourceSpans[0]!.scopeSpans[0]!.spans.reverse();
-    const res = await request(`${second.url}/v1/traces`, { method: 'POST', headers: pb, body: encodeProtobuf(again) });
+    const res = await request(`${second.url}/v1/traces`, { method: 'POST', headers: pb, body: genaiBodyReversed(r * PER_REQUEST, PER_REQUEST) });
     expect(res.status).toBe(200);
   }
   await waitFor(async () => ((await scrape(second.url)).get('genai_ledger_spool_pending_rows') === 0 ? true : undefined), 60_000, 'the resends to drain');

@@ -7,9 +7,11 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { refreshRollups } from '../../clickhouse/migrate.js';
+import { clientRunner } from '../../clickhouse/query-runner.js';
 import { BatchWriter, type InsertClient } from '../../delivery/writer/batch-writer.js';
 import type { UsageRow } from '../../usage/usage-row.js';
-import { ledgerTotals, openTestStore, queryOne, queryRows, usageRow, type LedgerTotals, type TestStore } from '../support/store.js';
+import { deliveryCounts, miscounts, rollupTables, type DeliveryCounts } from '../support/delivery-counts.js';
+import { openTestStore, queryOne, queryRows, usageRow, type TestStore } from '../support/store.js';
 
 let store: TestStore;
 let client: ClickHouseClient;
@@ -52,10 +54,14 @@ function faulty(opts: { before?: (n: number) => Error | undefined; after?: (n: n
 const networkError = () => Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
 
 async function truncate(): Promise<void> {
-  for (const t of ['ai_usage', 'ai_usage_hourly', 'ai_usage_daily']) await client.command({ query: `TRUNCATE TABLE ${database}.${t}` });
+  for (const t of ['ai_usage', ...rollupTables()]) await client.command({ query: `TRUNCATE TABLE ${database}.${t}` });
 }
 
-const totals = (): Promise<LedgerTotals> => ledgerTotals(client, database);
+/** Raw rows, distinct spans, the exact view and every rollup (refreshed now). */
+async function totals(): Promise<DeliveryCounts> {
+  await refreshRollups(client, { database });
+  return deliveryCounts(clientRunner(client), database);
+}
 
 describe('BatchWriter → ClickHouse', () => {
   test('25k rows in ≥3 batches, exact decimal cost sums in raw, hourly and daily', async () => {
@@ -67,11 +73,10 @@ describe('BatchWriter → ClickHouse', () => {
     expect(writer.stats.writtenBatches).toBeGreaterThanOrEqual(3);
     await writer.shutdown();
 
-    // 25 000 × 0.00472 = 118 exactly (a Float64 sum would not be).
-    expect(await totals()).toEqual({
-      raw: '25000', exact: '25000', distinct: '25000', exact_cost: '118',
-      hourly_calls: '25000', hourly_cost: '118', daily_calls: '25000', daily_cost: '118',
-    });
+    // 25 000 × 0.00472 = 118 exactly (a Float64 sum would not be), in the exact view and every rollup.
+    const t = await totals();
+    expect(t).toMatchObject({ raw: 25_000, distinct: 25_000, exact: 25_000, cost: '118' });
+    expect(miscounts(t)).toEqual([]);
     const parts = await queryOne(
       client,
       `SELECT toString(sum(cost_breakdown['input'])) AS input, toString(sum(cost_breakdown['output'])) AS output,
@@ -122,17 +127,18 @@ describe('BatchWriter → ClickHouse', () => {
 
     const t = await totals();
     // Stored: 3000 + 2000 re-delivered + 100 + 200; the retried batch was dropped at insert by its token ...
-    expect(t.raw).toBe('5300');
+    expect(t).toMatchObject({ raw: 5_300, distinct: 3_200, duplicates: 2_100 });
     // ... and exactly once wherever anyone reads (3200 × 0.00472, as an exact decimal).
     const cost = '15.104';
-    expect(t).toMatchObject({ exact: '3200', exact_cost: cost, hourly_calls: '3200', hourly_cost: cost, daily_calls: '3200', daily_cost: cost });
-    const rawDistinct = await queryOne(client, 'SELECT toString(uniqExact(trace_id, span_id)) AS n FROM ai_usage');
-    expect(rawDistinct).toEqual({ n: '3200' });
+    expect(t.cost).toBe(cost);
+    expect(miscounts(t)).toEqual([]);
 
     // Merging changes nothing that readers see.
     await client.command({ query: `SYSTEM START MERGES ${database}.ai_usage` });
     await client.command({ query: 'OPTIMIZE TABLE ai_usage FINAL' });
-    expect(await totals()).toMatchObject({ raw: '3200', exact: '3200', hourly_calls: '3200', daily_calls: '3200', daily_cost: cost });
+    const merged = await totals();
+    expect(merged).toMatchObject({ raw: 3_200, distinct: 3_200, cost });
+    expect(miscounts(merged)).toEqual([]);
     await Promise.all([first.shutdown(), second.shutdown(), third.shutdown(), fourth.shutdown()]);
   }, 60_000);
 
@@ -165,7 +171,8 @@ describe('BatchWriter → ClickHouse', () => {
     writer.enqueue(range(20, 100_000, { ts: '2025-01-02 03:04:05.000000' }));
     await writer.flush();
     const t = await totals();
-    expect(t).toMatchObject({ exact: '70', hourly_calls: '70', daily_calls: '70' });
+    expect(t.distinct).toBe(70);
+    expect(miscounts(t)).toEqual([]);
     const days = await queryRows(client, 'SELECT toString(day) AS day, toString(sum(calls)) AS calls FROM ai_usage_daily_exact GROUP BY day ORDER BY day');
     expect(days).toEqual([
       { day: '2025-01-02', calls: '20' },

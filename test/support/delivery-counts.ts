@@ -71,7 +71,8 @@ export interface DeliveryCounts {
 /** The rollups that carry no cost column, and the one that lists unpriced calls (one row each). */
 const WITHOUT_COST = new Set(['ai_usage_latency_hourly', 'ai_usage_latency_daily', 'ai_usage_unpriced']);
 const UNPRICED_LIST = 'ai_usage_unpriced';
-const rollupTables = (): string[] => ROLLUP_REFRESH_VIEWS.map((view) => view.replace(/_refresh$/, ''));
+/** The rollup tables, one per refresh view, in refresh order (a test truncating between cases clears them all). */
+export const rollupTables = (): string[] => ROLLUP_REFRESH_VIEWS.map((view) => view.replace(/_refresh$/, ''));
 
 /**
  * Reads the counts in one statement. Refresh the rollups first (refreshRollups) when they are to

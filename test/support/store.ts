@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { createStoreClient } from '../../clickhouse/store.js';
-import { migrate, refreshRollups, type MigrationOptions } from '../../clickhouse/migrate.js';
+import { migrate, type MigrationOptions } from '../../clickhouse/migrate.js';
 import type { UsageRow } from '../../usage/usage-row.js';
 
 export interface TestStore {
@@ -95,32 +95,4 @@ export function usageRow(i: number, overrides: Partial<UsageRow> = {}): UsageRow
     attributes: { 'gen_ai.response.id': `resp-${i}` },
     ...overrides,
   };
-}
-
-/** Calls and cost as each relation counts them: raw, exact (FINAL) and both rollups, refreshed first. */
-export interface LedgerTotals {
-  raw: string;
-  exact: string;
-  distinct: string;
-  exact_cost: string;
-  hourly_calls: string;
-  hourly_cost: string;
-  daily_calls: string;
-  daily_cost: string;
-}
-
-export async function ledgerTotals(client: ClickHouseClient, database: string): Promise<LedgerTotals> {
-  await refreshRollups(client, { database });
-  return queryOne<LedgerTotals>(
-    client,
-    `SELECT
-       (SELECT toString(count()) FROM ${database}.ai_usage) AS raw,
-       (SELECT toString(count()) FROM ${database}.ai_usage_exact) AS exact,
-       (SELECT toString(uniqExact(trace_id, span_id)) FROM ${database}.ai_usage_exact) AS distinct,
-       (SELECT toString(sum(cost_usd)) FROM ${database}.ai_usage_exact) AS exact_cost,
-       (SELECT toString(sum(calls)) FROM ${database}.ai_usage_hourly_exact) AS hourly_calls,
-       (SELECT toString(sum(cost_usd)) FROM ${database}.ai_usage_hourly_exact) AS hourly_cost,
-       (SELECT toString(sum(calls)) FROM ${database}.ai_usage_daily_exact) AS daily_calls,
-       (SELECT toString(sum(cost_usd)) FROM ${database}.ai_usage_daily_exact) AS daily_cost`,
-  );
 }

@@ -48,4 +48,15 @@ export function genaiBody(from: number, count: number, service?: string): Uint8A
   return encodeProtobuf(genaiRequest(from, count, service));
 }
 
+/**
+ * The same spans in reverse order: a re-delivery (a client resending after a lost answer) that is
+ * not byte-identical to the first, so the writer's insert dedup token (a hash of the rows) does
+ * not drop it and the raw table really holds it twice.
+ */
+export function genaiBodyReversed(from: number, count: number, service?: string): Uint8Array {
+  const request = genaiRequest(from, count, service);
+  for (const rs of request.resourceSpans) for (const ss of rs.scopeSpans) ss.spans.reverse();
+  return encodeProtobuf(request);
+}
+
 export { spanIdOf, traceIdOf };
