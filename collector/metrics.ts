@@ -131,6 +131,8 @@ export class CollectorMetrics {
     r.add(this.spansPrefiltered);
     r.add(new Observed(`${p}spans_skipped_total`, 'Spans that are not AI calls (or are aggregates of them), skipped (prefiltered ones included).', 'counter',
       () => (stats()?.spansSkipped ?? 0) + this.spansPrefiltered.get()));
+    r.add(new Observed(`${p}spans_aggregate_total`, 'Of the skipped spans, the aggregates of AI calls (agent, workflow, step, tool, the ai SDK\'s outer spans).', 'counter',
+      stat((s) => s.spansAggregate)));
     r.add(new Observed(`${p}rows_mapped_total`, 'Usage rows made from AI spans.', 'counter', stat((s) => s.rowsMapped)));
     r.add(new Observed(`${p}rows_unpriced_total`, 'Usage rows without a known price.', 'counter', stat((s) => s.rowsUnpriced)));
     r.add(new Observed(`${p}rows_written_total`, 'Usage rows written to ClickHouse.', 'counter', stat((s) => s.writtenRows)));

@@ -358,7 +358,7 @@ interface Part {
   ingest: () => IngestResult;
 }
 
-const NO_COUNTS: Omit<MappedBatch, 'chunk'> = { spans: 0, skipped: 0, malformed: 0, unpriced: 0, errors: [], unserializable: [] };
+const NO_COUNTS: Omit<MappedBatch, 'chunk'> = { spans: 0, skipped: 0, aggregates: 0, malformed: 0, unpriced: 0, errors: [], unserializable: [] };
 
 /** Rows a mapped batch makes (the unserializable ones are rejected, so never queued, but still made). */
 function rowsOf(batch: MappedBatch): number {

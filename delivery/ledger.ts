@@ -70,6 +70,8 @@ export interface IngestResult {
 export interface MappedBatch {
   spans: number;
   skipped: number;
+  /** Of the skipped, the aggregates (agent, workflow, step, tool and the `ai` SDK's outer spans). */
+  aggregates: number;
   malformed: number;
   unpriced: number;
   errors: string[];
@@ -83,6 +85,8 @@ export interface LedgerStats extends WriterStats {
   spansReceived: number;
   rowsMapped: number;
   spansSkipped: number;
+  /** Of the skipped spans, the aggregates. */
+  spansAggregate: number;
   spansMalformed: number;
   rowsUnpriced: number;
   /** The spool's counters (with a spool). */
@@ -170,7 +174,7 @@ export class Ledger {
       throw error;
     }
     const stats: LedgerStats = {
-      ...createWriterStats(), spansReceived: 0, rowsMapped: 0, spansSkipped: 0, spansMalformed: 0, rowsUnpriced: 0,
+      ...createWriterStats(), spansReceived: 0, rowsMapped: 0, spansSkipped: 0, spansAggregate: 0, spansMalformed: 0, rowsUnpriced: 0,
     };
     const mapper = new UsageMapper({ ...options, prices });
     const deadLetterOptions = resolveDeadLetter(options);
@@ -262,6 +266,7 @@ export class Ledger {
     s.spansReceived += batch.spans;
     s.rowsMapped += batch.chunk.rows + batch.unserializable.length;
     s.spansSkipped += batch.skipped;
+    s.spansAggregate += batch.aggregates;
     s.spansMalformed += batch.malformed;
     s.rowsUnpriced += batch.unpriced;
     for (const { row, reason } of batch.unserializable) this.#unserializable(row, new Error(reason));
@@ -287,6 +292,7 @@ export class Ledger {
     s.spansReceived += spans.length;
     s.rowsMapped += result.rows.length;
     s.spansSkipped += result.skipped;
+    s.spansAggregate += result.aggregates;
     s.spansMalformed += result.malformed;
     s.rowsUnpriced += result.unpriced;
     return result;

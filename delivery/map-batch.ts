@@ -14,7 +14,7 @@ export function mapBatch(mapper: UsageMapper, records: readonly SpanRecord[], or
   if (orgId !== undefined) for (const row of result.rows) row.org_id = orgId;
   const { lines, unserializable } = serializeRows(result.rows);
   return {
-    spans: records.length, skipped: result.skipped, malformed: result.malformed, unpriced: result.unpriced,
+    spans: records.length, skipped: result.skipped, aggregates: result.aggregates, malformed: result.malformed, unpriced: result.unpriced,
     errors: result.errors, chunk: chunkOfLines(lines, true), unserializable,
   };
 }

@@ -24,7 +24,7 @@ import { Buffer } from 'node:buffer';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { firstString } from '../usage/attribute-read.js';
 import { DEFAULT_ATTRIBUTION_KEYS, type AttributionKeys } from '../usage/attribution.js';
-import { callOperation } from '../usage/classify.js';
+import { callOperation, isAggregate } from '../usage/classify.js';
 import { KEYS, LEDGER_USAGE_PREFIX } from '../usage/conventions.js';
 import { STATUS_ERROR, type Attributes, type AttributeValue, type SpanEvent, type SpanRecord } from '../usage/span-record.js';
 import { StoredAttributes } from '../usage/stored-attributes.js';
@@ -54,8 +54,10 @@ export interface EncodedSpans {
   batch: WireBatch;
   /** AI spans in the batch. */
   sent: number;
-  /** Ordinary spans (not AI calls): counted, not sent. */
+  /** Spans that are not AI calls: counted, not sent. */
   skipped: number;
+  /** Of those, the aggregates (classify.ts isAggregate). */
+  aggregates: number;
   /** Spans that could not be read (counted, not sent) and the first reasons. */
   malformed: number;
   errors: string[];
@@ -170,6 +172,7 @@ export class SpanWire {
     const errors: string[] = [];
     let sent = 0;
     let skipped = 0;
+    let aggregates = 0;
     let malformed = 0;
     if (this.words.length === 0) {
       this.words = new Uint16Array(INITIAL_WORDS);
@@ -188,6 +191,7 @@ export class SpanWire {
         const attrs = span.attributes;
         if (callOperation(attrs, span.name) === undefined) {
           skipped++;
+          if (isAggregate(attrs)) aggregates++;
           continue;
         }
         const resource = span.resource.attributes;
@@ -224,7 +228,7 @@ export class SpanWire {
     }
     if (this.words.length > KEEP_WORDS) this.words = new Uint16Array(INITIAL_WORDS);
     if (this.nums.length > KEEP_NUMBERS) this.nums = new Float64Array(INITIAL_NUMBERS);
-    return { batch: { buffer, numbers: q, words: p, ascii, resources, other }, sent, skipped, malformed, errors };
+    return { batch: { buffer, numbers: q, words: p, ascii, resources, other }, sent, skipped, aggregates, malformed, errors };
   }
 
   /** The spans of a batch, as the mapper reads them (on the mapping thread). */

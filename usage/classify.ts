@@ -42,3 +42,13 @@ function hasAny(attrs: Attributes, keys: readonly string[]): boolean {
   for (const key of keys) if (attrs[key] !== undefined) return true;
   return false;
 }
+
+/**
+ * Whether a span callOperation set aside belongs to an AI convention all the same (an aggregate:
+ * agent, workflow, step and tool spans, the `ai` SDK's outer spans), rather than being an
+ * ordinary span. Only counted, never mapped: its usage, if any, repeats its children's calls.
+ */
+export function isAggregate(attrs: Attributes): boolean {
+  return attrs[KEYS.aiSdkOperationId] !== undefined || attrs['gen_ai.operation.name'] !== undefined
+    || attrs[KEYS.openInferenceKind] !== undefined || attrs[KEYS.traceloopSpanKind] !== undefined;
+}

@@ -1,7 +1,7 @@
 import { AliasIndex, type FoundFields } from './alias-index.js';
 import { firstString, MalformedSpanError, toQuantity } from './attribute-read.js';
 import { DEFAULT_ATTRIBUTION_KEYS, type AttributionKeys } from './attribution.js';
-import { callOperation } from './classify.js';
+import { callOperation, isAggregate } from './classify.js';
 import { EXCLUSIVE_INPUT_SCOPES, KEYS, LEDGER_USAGE_PREFIX } from './conventions.js';
 import { formatNumber } from '../pricing/decimal.js';
 import type { PriceBook, PriceQuote, PricingUsage } from '../pricing/index.js';
@@ -39,6 +39,8 @@ export interface MapResult {
   rows: UsageRow[];
   /** Spans that are not AI calls (or are aggregates of them). */
   skipped: number;
+  /** Of those, the aggregates (agent, workflow, step, tool and the `ai` SDK's outer spans). */
+  aggregates: number;
   malformed: number;
   unpriced: number;
   /** First few reasons, `span <id>: <reason>`. */
@@ -130,12 +132,14 @@ export class UsageMapper {
 
   /** Maps a batch; a malformed span is counted and skipped, the rest still map. */
   mapAll(spans: Iterable<SpanRecord>): MapResult {
-    const result: MapResult = { rows: [], skipped: 0, malformed: 0, unpriced: 0, errors: [] };
+    const result: MapResult = { rows: [], skipped: 0, aggregates: 0, malformed: 0, unpriced: 0, errors: [] };
     for (const span of spans) {
       try {
         const row = this.map(span);
-        if (row === undefined) result.skipped++;
-        else {
+        if (row === undefined) {
+          result.skipped++;
+          if (isAggregate(span.attributes)) result.aggregates++;
+        } else {
           result.rows.push(row);
           if (row.cost_usd === null) result.unpriced++;
         }

@@ -30,7 +30,7 @@ import { makeSpans, withSpanId } from './support/spans.js';
 
 /** Keeps the rows it is given as JSONCompactEachRow lines, in a queue of `capacity` rows. */
 class RecordingLedger implements LedgerSink {
-  readonly stats: LedgerStats = { ...createWriterStats(), spansReceived: 0, rowsMapped: 0, spansSkipped: 0, spansMalformed: 0, rowsUnpriced: 0 };
+  readonly stats: LedgerStats = { ...createWriterStats(), spansReceived: 0, rowsMapped: 0, spansSkipped: 0, spansAggregate: 0, spansMalformed: 0, rowsUnpriced: 0 };
   readonly lines: string[] = [];
   readonly ingests: string[] = [];
   capacity = 1000;

@@ -24,7 +24,7 @@ import { makeSpans, withSpanId } from './support/spans.js';
 
 /** Maps for real (no prices), "enqueues" into a counter. */
 class FakeLedger implements LedgerSink {
-  readonly stats: LedgerStats = { ...createWriterStats(), spansReceived: 0, rowsMapped: 0, spansSkipped: 0, spansMalformed: 0, rowsUnpriced: 0 };
+  readonly stats: LedgerStats = { ...createWriterStats(), spansReceived: 0, rowsMapped: 0, spansSkipped: 0, spansAggregate: 0, spansMalformed: 0, rowsUnpriced: 0 };
   readonly calls: Array<{ spans: readonly SpanRecord[]; orgId: string | undefined; rows: number }> = [];
   readonly mapper = new UsageMapper();
   capacity = 1000;

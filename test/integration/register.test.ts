@@ -6,6 +6,7 @@ import { afterAll, expect, it } from 'vitest';
 import { register, type Registration } from '../../instrumentation/register.js';
 import { recordUsage } from '../../instrumentation/record-usage.js';
 import { withUsageContext } from '../../instrumentation/usage-context.js';
+import { createStoreClient } from '../../clickhouse/store.js';
 import { queryRows } from '../support/store.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'genai-ledger-register-'));
@@ -31,11 +32,13 @@ it('records calls with attribution from context, resource from options', async (
   await registration.flush();
 
   expect(registration.exporter.stats()).toMatchObject({ rowsMapped: 3, writtenRows: 3 });
-  const client = (registration.exporter as unknown as { ledger: { client: Parameters<typeof queryRows>[0] } }).ledger.client;
+  // A second connection to the store the ledger opened (one engine per process, shared).
+  const client = await createStoreClient({ kind: 'embedded', path: dir });
   const rows = await queryRows(client, `
     SELECT service_name, environment, org_id, user_id, feature, conversation_id, operation, duration_ms,
            input_audio_tokens, output_audio_tokens, usage_details, toString(cost_usd) AS cost, cost_breakdown, error_type
     FROM genai_ledger.ai_usage_exact ORDER BY operation`);
+  await client.close();
   expect(rows).toEqual([
     { service_name: 'voice-agent', environment: 'staging', org_id: '', user_id: '', feature: '', conversation_id: '',
       operation: 'chat', duration_ms: 0, input_audio_tokens: 0, output_audio_tokens: 0, usage_details: {},
