@@ -83,8 +83,8 @@ ENGINE = Distributed('{{cluster}}', '{{database}}', 'ai_usage_local', cityHash64
 
 -- The relation to query for exact truth: one row per (trace_id, span_id), the latest delivery.
 -- FINAL beats argMax(..., inserted_at) GROUP BY (trace_id, span_id), measured on the embedded
--- engine with 1M rows + 10 % unmerged duplicates (BENCH=1 npx vitest run
--- test/integration/writer-bench.test.ts): all rows 150-240 ms vs 625-740 ms; one org, two days,
+-- engine with 1M rows + 10 % unmerged duplicates (npm run bench:insert-format -- --only exact --rows 1000000):
+-- all rows 150-240 ms vs 625-740 ms; one org, two days,
 -- one model 6-9 ms vs 1300-2100 ms, because filters on sorting-key columns still use the primary
 -- index under FINAL while argMax must group the whole table first. Filters on other columns are
 -- applied after FINAL's merge, so they stay correct.

@@ -21,8 +21,8 @@
 -- caught up by the next one, and a backfill of old hours recomputes exactly those hours.
 -- inserted_at must come from the server's DEFAULT (never written by clients), and the lag must
 -- exceed both an insert's duration and the clock skew between the nodes inserting.
--- Measured on the embedded engine (2 busy vCPUs, BENCH=1 npx vitest run
--- test/integration/writer-bench.test.ts): first build over 1M spans + 10 % duplicates 7-11 s;
+-- Measured on the embedded engine (2 busy vCPUs, npm run bench:insert-format -- --only rollup --rows 1000000):
+-- first build over 1M spans + 10 % duplicates 7-11 s;
 -- a refresh after 1000 new spans in one hour 0.2-0.4 s (hourly + daily).
 --
 -- Idempotent: the rollup is a ReplacingMergeTree keyed by (hour, dims) and versioned by the
