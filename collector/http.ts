@@ -77,6 +77,19 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
+/** Most of an unread request body an early answer waits for (discarding it); beyond, it closes the connection. */
+export const DISCARD_BODY_MAX_BYTES = 64 * 1024 * 1024;
+/** Longest an early answer waits for the rest of the request body. */
+export const DISCARD_BODY_MAX_MS = 10_000;
+
+/**
+ * Answers. An answer given before the request body was read (401, 415, 413, 404, 503 while
+ * draining) is sent once the rest of the body has arrived, discarded: a server that answers and
+ * closes while the client is still writing makes the client's next write fail (EPIPE, ECONNRESET)
+ * and can make it lose the answer (RFC 9112 §9.6), so an OTLP exporter would see a network error
+ * and retry, not the 401 or 413. Bounded by DISCARD_BODY_MAX_BYTES / _MS; beyond, the answer goes
+ * at once with `connection: close` (a client that big or that slow may then see the reset).
+ */
 export function send(
   res: ServerResponse,
   status: number,
@@ -88,9 +101,48 @@ export function send(
     res.end();
     return;
   }
-  const payload = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
-  res.writeHead(status, { 'content-type': contentType, 'content-length': String(payload.byteLength), ...headers });
-  res.end(payload);
+  const answer = (close: boolean): void => {
+    const payload = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+    res.writeHead(status, { 'content-type': contentType, 'content-length': String(payload.byteLength), ...headers, ...(close ? { connection: 'close' } : {}) });
+    res.end(payload);
+  };
+  if (bodyUnread(res.req)) afterBody(res.req, res, answer);
+  else answer(false);
+}
+
+function bodyUnread(req: IncomingMessage): boolean {
+  if (req.readableEnded || req.destroyed) return false;
+  return req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+}
+
+/** Reads and drops the rest of the body, then answers (`close` when it stopped short of the end). */
+function afterBody(req: IncomingMessage, res: ServerResponse, answer: (close: boolean) => void): void {
+  if (Number(req.headers['content-length']) > DISCARD_BODY_MAX_BYTES) {
+    answer(true);
+    return;
+  }
+  let seen = 0;
+  const finish = (outcome: 'read' | 'cut' | 'gone'): void => {
+    clearTimeout(timer);
+    req.off('data', onData);
+    req.off('end', onEnd);
+    req.off('close', onClose);
+    if (outcome === 'gone') res.destroy();
+    else answer(outcome === 'cut');
+  };
+  const onData = (chunk: Buffer): void => {
+    seen += chunk.length;
+    if (seen > DISCARD_BODY_MAX_BYTES) finish('cut');
+  };
+  const onEnd = (): void => finish('read');
+  const onClose = (): void => {
+    if (!req.readableEnded) finish('gone');
+  };
+  const timer = setTimeout(() => finish('cut'), DISCARD_BODY_MAX_MS);
+  req.on('data', onData);
+  req.on('end', onEnd);
+  req.on('close', onClose);
+  req.resume();
 }
 
 export function sendJson(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {
@@ -98,18 +150,11 @@ export function sendJson(res: ServerResponse, status: number, value: unknown, he
 }
 
 /**
- * Ends the connection after this response without resetting it on the client: the rest of the
- * request body (which we do not want) is discarded for a moment, then the socket is destroyed.
+ * Ends the connection after this response (a client that sent too much starts afresh). send()
+ * first reads the rest of the body, so the client gets the answer, not a reset.
  */
-export function closeAfterResponse(req: IncomingMessage, res: ServerResponse, graceMs = 2000): void {
+export function closeAfterResponse(_req: IncomingMessage, res: ServerResponse): void {
   res.setHeader('connection', 'close');
-  res.once('finish', () => {
-    req.resume();
-    const socket = req.socket;
-    const timer = setTimeout(() => socket.destroy(), graceMs);
-    timer.unref();
-    socket.once('close', () => clearTimeout(timer));
-  });
 }
 
 export interface RouterOptions {
