@@ -146,7 +146,7 @@ export async function startCollector(config: CollectorConfig, options: StartOpti
   let draining = false;
   const isDraining = (): boolean => draining;
   const capacity = { rows: config.maxQueueRows, bytes: config.maxQueueBytes };
-  const metrics = new CollectorMetrics(() => ledger.stats, capacity, { spool: ledger.durable });
+  const metrics = new CollectorMetrics(() => ledger.stats, capacity, { spool: ledger.durable, storeWaiting: () => ledger.waitingFor !== undefined });
   const auth = new TokenAuthenticator(config.tokens);
   // Probes get a session of their own, so a long user query never makes the collector look unready.
   const probe = openReader(store, readOnlySettings(config.query));

@@ -113,7 +113,7 @@ export class CollectorMetrics {
   readonly refused: Counter;
   readonly queries: Counter;
 
-  constructor(stats: () => LedgerStats | undefined, queueCapacity: { rows: number; bytes: number }, options: { spool?: boolean } = {}) {
+  constructor(stats: () => LedgerStats | undefined, queueCapacity: { rows: number; bytes: number }, options: { spool?: boolean; storeWaiting?: () => boolean } = {}) {
     const r = this.registry;
     const p = 'genai_ledger_';
     const stat = (read: (s: LedgerStats) => number) => () => {
@@ -155,6 +155,8 @@ export class CollectorMetrics {
         const s = stats()?.deadLetter;
         return s ? read(s) : 0;
       };
+      const waiting = options.storeWaiting;
+      if (waiting) r.add(new Observed(`${p}store_waiting`, '1 while the store is not set up (unreachable since the start: migrations, price sync); requests are spooled meanwhile.', 'gauge', () => (waiting() ? 1 : 0)));
       r.add(new Observed(`${p}spool_used_bytes`, 'Bytes of spool segment files held (rows acknowledged and not yet all committed).', 'gauge', sp((s) => s.usedBytes)));
       r.add(new Observed(`${p}spool_max_bytes`, 'Spool size at most (--spool-max-bytes).', 'gauge', sp((s) => s.maxBytes)));
       r.add(new Observed(`${p}spool_pending_rows`, 'Rows acknowledged (fsync\'d in the spool) and not yet committed to ClickHouse.', 'gauge', sp((s) => s.pendingRows)));

@@ -7,9 +7,11 @@
  * With the spool it starts anyway, acknowledges the official OTLP exporter's requests from disk,
  * says in /readyz what it waits for, survives a restart during the outage, and once ClickHouse is
  * up applies the migrations and delivers every row exactly once (raw rows, not only FINAL).
+ * The same against a ClickHouse URL where nothing listens (the real HTTP client, refused).
  * Without a spool it refuses to start, as before: nothing could hold the data.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, test } from 'vitest';
@@ -66,6 +68,7 @@ test('with a spool: starts while ClickHouse is down, acknowledges from disk, and
   const spooled = await scrape(first.url);
   expect(spooled.get('genai_ledger_spool_pending_rows')).toBe(20);
   expect(spooled.get('genai_ledger_rows_written_total')).toBe(0);
+  expect(spooled.get('genai_ledger_store_waiting')).toBe(1);
   // Nothing reached the store: the migrations never ran (the query connection is not faulted).
   const runner = collectorRunner({ url: first.url, token: first.queryToken! });
   expect(await runner.query("SELECT count() AS n FROM system.tables WHERE database = 'genai_ledger' AND name = 'ai_usage'")).toEqual([{ n: 0 }]);
@@ -90,6 +93,7 @@ test('with a spool: starts while ClickHouse is down, acknowledges from disk, and
   expect(ready.status).toBe(200);
   expect(ready.body).toMatchObject({ status: 'ready', store: 'ok' });
   expect(ready.body.degraded).toBeUndefined();
+  expect((await scrape(second.url)).get('genai_ledger_store_waiting')).toBe(0);
 
   const rows = await collectorRunner({ url: second.url, token: second.queryToken! }).query<Record<string, unknown>>(
     `SELECT service_name, count() AS raw, uniqExact(trace_id, span_id) AS spans, toString(sum(cost_usd)) AS cost
@@ -104,6 +108,28 @@ test('with a spool: starts while ClickHouse is down, acknowledges from disk, and
   expect(second.logs().find((l) => l.msg === 'the store is ready: delivering the spool')).toMatchObject({ pendingRows: 50 });
   expect(await second.stop('SIGTERM')).toBe(0);
   expect(second.logs().find((l) => l.msg === 'stopped')).toMatchObject({ clean: true, writtenRows: 50, spoolPendingRows: 0 });
+});
+
+/** A local port nothing listens on (connections are refused at once, as by a stopped server). */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+test('a ClickHouse URL nobody answers at: starts on the spool, acknowledges, and says what it waits for', async () => {
+  const url = `http://127.0.0.1:${await closedPort()}/genai_ledger`;
+  const collector = await startCollectorProcess(url, ['--spool-dir', join(base, 'url-spool')]);
+  started.push(collector);
+  const ready = await readyz(collector.url);
+  expect(ready.status).toBe(200);
+  expect(ready.body).toMatchObject({ status: 'ready', degraded: true, store: expect.stringMatching(/^store unreachable: /) });
+  expect(ready.body.waiting).toMatch(/^clickhouse: database not created: cannot reach ClickHouse at http:\/\/127\.0\.0\.1:\d+\/genai_ledger: connect ECONNREFUSED/);
+  expect((await exportSpans(collector.url, 5, 'url')).code).toBe(ExportResultCode.SUCCESS);
+  expect((await scrape(collector.url)).get('genai_ledger_spool_pending_rows')).toBe(5);
+  expect(await collector.stop('SIGTERM')).toBe(0);
 });
 
 test('without a spool: still refuses to start while ClickHouse is down, with one clear line', async () => {
