@@ -4,6 +4,7 @@
  * convention's content key is stored whatever the allow-list says, on the app's thread or after
  * the span wire (the exporter's hand-over to the mapping thread).
  */
+import { readdirSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { diag, DiagLogLevel, type DiagLogger } from '@opentelemetry/api';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
@@ -12,6 +13,8 @@ import { SpanWire, wireTransferList } from '../../exporter/span-wire.js';
 import type { Attributes } from '../../usage/span-record.js';
 import { CONTENT_KEYS, contentAttributes, NON_CONTENT_ATTRIBUTES, SECRET } from '../support/content-attributes.js';
 import { spanRecord } from '../support/span-record.js';
+import { CAPTURED_FIXTURES_DIR, loadCapturedSpans } from '../support/span-json.js';
+import { fromReadableSpan } from '../../exporter/readable-span.js';
 
 const BASE = { 'gen_ai.operation.name': 'chat', 'gen_ai.provider.name': 'openai', 'gen_ai.request.model': 'gpt-4o' };
 
@@ -58,6 +61,28 @@ describe('content is never stored', () => {
     expect(JSON.stringify(viaWire.stored)).not.toContain(SECRET);
     expect(viaWire.wire).toContain('api.openai.com'); // the wire is readable here: the absence below means something
     expect(viaWire.wire).not.toContain(SECRET);
+  });
+});
+
+describe('real instrumentations\' spans, with *', () => {
+  // Every captured prompt holds PROMPT-CONTENT-MARKER and every completion COMPLETION-CONTENT-MARKER (test/support/capture.ts).
+  const MARKER = /(PROMPT|COMPLETION)-CONTENT-MARKER/;
+  // The fixtures whose span attributes carry content (the others have none, or only in events).
+  const fixtures = readdirSync(CAPTURED_FIXTURES_DIR).filter((f) => f.endsWith('.json') && f !== 'index.json').map((f) => f.slice(0, -5))
+    .filter((id) => MARKER.test(JSON.stringify(loadCapturedSpans(id).map((s) => s.attributes))));
+
+  it('has fixtures of every instrumentation with content in attributes', () => {
+    expect(new Set(fixtures.map((id) => id.split('-').slice(0, 2).join('-')))).toEqual(new Set(['ai-sdk', 'openinference-openai', 'otel-openai', 'traceloop-openai', 'traceloop-anthropic']));
+  });
+
+  it.each(fixtures)('%s: rows hold known keys and no content', (id) => {
+    const spans = loadCapturedSpans(id);
+    const options = { attributeAllowList: ['*'] };
+    const rows = new UsageMapper(options).mapAll(spans.map(fromReadableSpan)).rows;
+    expect(JSON.stringify(rows)).not.toMatch(MARKER);
+    for (const row of rows) expect(Object.keys(row.attributes)).toContain('service.name');
+    const { batch } = new SpanWire(options).encode(spans);
+    expect(Buffer.from(batch.buffer).toString('latin1') + JSON.stringify(batch.resources)).not.toMatch(MARKER);
   });
 });
 
