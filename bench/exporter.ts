@@ -403,17 +403,22 @@ async function benchAppThread(client: ClickHouseClient, prices: PriceBook): Prom
   const packOnlyExporter = new GenAiLedgerExporter({ client, database: DATABASE, prices, migrate: false, maxSpansInFlight: 1 });
   await packOnlyExporter.ready();
   const packOnly = new TimedExporter(packOnlyExporter);
+  // The same ledger with its mapping thread at the app's priority: what mappingThreadNice buys.
+  const niceZeroExporter = new GenAiLedgerExporter({ client, database: DATABASE, prices, migrate: false, mappingThread: !args['in-thread'], mappingThreadNice: 0 });
+  await niceZeroExporter.ready();
+  const niceZero = new TimedExporter(niceZeroExporter);
   const providers = {
     noop: newProvider(noop), ledger: newProvider(ledger), busy: newProvider(busy), http: newProvider(http), packOnly: newProvider(packOnly),
+    niceZero: newProvider(niceZero),
   };
-  const timed = { noop, ledger, busy, http, packOnly };
-  const exporters = { ledger: ledgerExporter, http: httpExporter };
+  const timed = { noop, ledger, busy, http, packOnly, niceZero };
+  const exporters = { ledger: ledgerExporter, http: httpExporter, niceZero: niceZeroExporter };
   out(`\n[3] app thread: ${n} AI spans (startSpan + setAttributes + end) through NodeTracerProvider + BatchSpanProcessor; ` +
     `chunks of ${APP_CHUNK}, await setImmediate between; ${ROUNDS} rounds alternating (+1 warm-up); ` +
     `mapping on ${args['in-thread'] ? "the app's thread" : `the mapping thread (nice ${DEFAULT_MAPPING_THREAD_NICE} on Linux)`}; ` +
     "the embedded engine's threads at the app's priority");
 
-  const perWay = () => ({ noop: [] as number[], ledger: [] as number[], busy: [] as number[], http: [] as number[], packOnly: [] as number[] });
+  const perWay = () => ({ noop: [] as number[], ledger: [] as number[], busy: [] as number[], http: [] as number[], packOnly: [] as number[], niceZero: [] as number[] });
   const ms = perWay();
   const exportMs = perWay();
   const cpuMs = perWay();
@@ -426,12 +431,12 @@ async function benchAppThread(client: ClickHouseClient, prices: PriceBook): Prom
   let drainMs = 0;
   const drainActiveMs: number[] = [];
   for (let round = 0; round <= ROUNDS; round++) {
-    const ways = ['noop', 'ledger', 'busy', 'http', 'packOnly'] as const;
+    const ways = ['noop', 'ledger', 'busy', 'http', 'packOnly', 'niceZero'] as const;
     const order = ways.map((_, i) => ways[(i + round) % ways.length]!);
     for (const way of order) {
       const hog = way === 'busy' ? await startHog() : undefined;
       timed[way].reset();
-      const exporter = way === 'ledger' || way === 'http' ? exporters[way] : undefined;
+      const exporter = way === 'ledger' || way === 'http' || way === 'niceZero' ? exporters[way] : undefined;
       const received = exporter?.stats()!.spansReceived ?? 0;
       const gc0 = gcTotal;
       const cpu0 = mainThreadCpuMs();
@@ -456,7 +461,7 @@ async function benchAppThread(client: ClickHouseClient, prices: PriceBook): Prom
         }
         const stats = exporter.stats()!;
         if (stats.spansReceived - received !== n || stats.spansDroppedInFlight > 0 || stats.droppedRows + stats.rejectedRows > 0) throw new Error(`${way}: lost spans/rows ${JSON.stringify(stats)}`);
-        if (way === 'ledger') await truncate(client);
+        if (way === 'ledger' || way === 'niceZero') await truncate(client);
       }
       if (round === 0) continue; // warm-up
       ms[way].push(elapsed);
@@ -492,6 +497,10 @@ async function benchAppThread(client: ClickHouseClient, prices: PriceBook): Prom
     out(`    app thread CPU (ms) packing only (every batch dropped after export() packed it) ${cpuMs.packOnly.map((m) => m.toFixed(0)).join(', ')}`);
     printFigure('  GenAiLedgerExporter packing only, app thread CPU', perSpan(median(cpuMs.packOnly)), median(cpuMs.packOnly) / median(cpuMs.noop), 'info');
   }
+  // mappingThreadNice pays only if the ledger at nice 0 costs the app's thread more than at nice 10.
+  out(`    mapping thread at nice 0: rounds (ms) ${ms.niceZero.map((m) => m.toFixed(0)).join(', ')}`);
+  printFigure('  GenAiLedgerExporter, mapping thread at nice 0, app thread', perSpan(median(ms.niceZero)), median(ms.niceZero) / noopMs, 'info');
+  printFigure(`  nice ${DEFAULT_MAPPING_THREAD_NICE} against nice 0, app thread`, perSpan(ledgerMs), ledgerMs / median(ms.niceZero), 'info: < 1 pays'); 
   // A ClickHouse server (here a sink process) runs the inserts outside the app's process.
   out(`    with the store over HTTP (a sink process standing in for a ClickHouse server): rounds (ms) ${ms.http.map((m) => m.toFixed(0)).join(', ')}`);
   printFigure('  GenAiLedgerExporter over HTTP, app thread', perSpan(median(ms.http)), median(ms.http) / noopMs, 'info');
