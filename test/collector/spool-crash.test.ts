@@ -16,11 +16,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, test } from 'vitest';
-import { refreshRollups } from '../../clickhouse/migrate.js';
-import { clientRunner } from '../../clickhouse/query-runner.js';
-import { createStoreClient } from '../../clickhouse/store.js';
 import { collectorRunner } from '../../collector/query-client.js';
-import { deliveryCounts, describeCounts, miscounts, prepareHeldStore } from '../support/delivery-counts.js';
+import { countStoppedStore, describeCounts, miscounts, prepareHeldStore } from '../support/delivery-counts.js';
 import { request, scrape, startCollectorProcess, waitFor, type CollectorProcess } from './support/collector-process.js';
 import { genaiBody, genaiBodyReversed, spanIdOf } from './support/genai-bodies.js';
 
@@ -112,15 +109,9 @@ test('every span answered 200 is stored, and counted once, across ClickHouse dow
   expect(await second.stop('SIGTERM')).toBe(0);
 
   // Counted in this process (the store is free again), the rollups refreshed now.
-  const client = await createStoreClient({ kind: 'embedded', path: store });
-  try {
-    await refreshRollups(client, { database: 'genai_ledger' });
-    const counts = await deliveryCounts(clientRunner(client));
-    console.log(`spool crash test: ${describeCounts(counts)}`);
-    expect(counts.distinct).toBe(stored.size);
-    expect(counts.duplicates).toBe(RESENT * PER_REQUEST); // the resends really are in the raw table ...
-    expect(miscounts(counts)).toEqual([]); // ... and the exact view and every rollup count each span once
-  } finally {
-    await client.close();
-  }
+  const counts = await countStoppedStore(store);
+  console.log(`spool crash test: ${describeCounts(counts)}`);
+  expect(counts.distinct).toBe(stored.size);
+  expect(counts.duplicates).toBe(RESENT * PER_REQUEST); // the resends really are in the raw table ...
+  expect(miscounts(counts)).toEqual([]); // ... and the exact view and every rollup count each span once
 }, 180_000);

@@ -4,8 +4,9 @@
  * flight. A fresh process on the same directories must get both locks (chDB's and the spool's:
  * the dead owner releases them) and replay; then every acknowledged span is in ai_usage_exact
  * exactly once, and every rollup agrees. The store's merges are held (test/support/delivery-counts.ts)
- * so the raw table keeps every delivery: a span inserted before the kill but not yet committed in
- * the spool is inserted again by the replay, and must still count once.
+ * so the raw table keeps every delivery: a record inserted before the kill but not yet committed in
+ * the spool is sent again by the replay (dropped at insert by its dedup token when it makes the same
+ * batch, stored twice otherwise), and its spans must count once either way.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';

@@ -9,8 +9,8 @@
  * Used by the durability and crash tests and by bench/soak.ts.
  */
 import type { ClickHouseClient } from '@clickhouse/client';
-import { migrate, ROLLUP_REFRESH_VIEWS } from '../../clickhouse/migrate.js';
-import type { QueryRunner } from '../../clickhouse/query-runner.js';
+import { migrate, refreshRollups, ROLLUP_REFRESH_VIEWS } from '../../clickhouse/migrate.js';
+import { clientRunner, type QueryRunner } from '../../clickhouse/query-runner.js';
 import { createStoreClient } from '../../clickhouse/store.js';
 
 /**
@@ -18,11 +18,13 @@ import { createStoreClient } from '../../clickhouse/store.js';
  * setting, kept in the table's metadata, so unlike `SYSTEM STOP MERGES` (in memory, per process)
  * it holds in a collector child process and across restarts on the same store. On the embedded
  * engine (chDB has no system.part_log or query_log to count inserts by) this is what keeps
- * every delivery visible. OPTIMIZE ... FINAL still merges when asked.
+ * every delivery visible. OPTIMIZE ... FINAL still merges when asked. Parts then pile up (about
+ * one per insert: ~230 a minute in the soak bench), so the part-count limits that would delay
+ * (1000) or refuse (3000) inserts are lifted: a long soak must not measure those instead.
  */
 export async function holdMerges(client: ClickHouseClient, database: string): Promise<void> {
   await client.command({
-    query: `ALTER TABLE ${database}.ai_usage MODIFY SETTING max_bytes_to_merge_at_max_space_in_pool = 1, max_bytes_to_merge_at_min_space_in_pool = 1`,
+    query: `ALTER TABLE ${database}.ai_usage MODIFY SETTING max_bytes_to_merge_at_max_space_in_pool = 1, max_bytes_to_merge_at_min_space_in_pool = 1, parts_to_delay_insert = 1000000, parts_to_throw_insert = 1000000`,
   });
 }
 
@@ -110,6 +112,20 @@ export async function deliveryCounts(runner: QueryRunner, database = 'genai_ledg
       ...(WITHOUT_COST.has(table) ? {} : { cost: String(row[`cost_${i}`]) }),
     })),
   };
+}
+
+/**
+ * Counts an embedded store once its writer process is gone (a collector or ledger child stopped):
+ * opens it here, refreshes the rollups, counts, closes.
+ */
+export async function countStoppedStore(dir: string, database = 'genai_ledger'): Promise<DeliveryCounts> {
+  const client = await createStoreClient({ kind: 'embedded', path: dir }, { database });
+  try {
+    await refreshRollups(client, { database });
+    return await deliveryCounts(clientRunner(client), database);
+  } finally {
+    await client.close();
+  }
 }
 
 /**
