@@ -22,6 +22,7 @@ import { UsageContextSpanProcessor, withUsageContext } from '../../instrumentati
 import { installInstrumentation, openaiClient } from '../support/capture.js';
 import { startFakeProvider, type FakeProvider } from '../support/fake-provider.js';
 import { ensureContextManager } from '../support/otel-context.js';
+import { deliveryCounts, miscounts } from '../support/delivery-counts.js';
 import { openTestStore, queryOne, type TestStore } from '../support/store.js';
 
 let fake: FakeProvider;
@@ -101,7 +102,9 @@ describe('GenAiLedgerExporter with the real SDK and instrumentation', () => {
     const before = await totals(store.client, 'ai_usage_exact');
     expect(before).toEqual({ calls: '5', cost: '0.018001', input: '3650' });
 
-    // The app retries its export; a replay arrives again in a different batch.
+    // The app retries its export; a replay arrives again in a different batch. Merges held, so the
+    // raw table shows what was stored again.
+    await store.client.command({ query: 'SYSTEM STOP MERGES genai_ledger.ai_usage' });
     for (const batch of [spans, spans.slice(0, 2), spans.slice(3)]) {
       const result = await new Promise<number>((resolve) => exporter.export(batch as ReadableSpan[], (r) => resolve(r.code)));
       expect(result).toBe(ExportResultCode.SUCCESS);
@@ -113,6 +116,13 @@ describe('GenAiLedgerExporter with the real SDK and instrumentation', () => {
     await refreshRollups(store.client, { database: 'genai_ledger' });
     expect(await totals(store.client, 'ai_usage_hourly_exact')).toEqual(before);
     expect(await totals(store.client, 'ai_usage_daily_exact')).toEqual(before);
+    // Stored again: the 4 spans re-sent in other batches, and the whole retry unless it made an insert
+    // identical to the first (dropped then by its dedup token). Every rollup still counts 5 calls.
+    const counts = await deliveryCounts(clientRunner(store.client));
+    expect(counts.distinct).toBe(5);
+    expect(counts.duplicates).toBeGreaterThanOrEqual(4);
+    expect(miscounts(counts)).toEqual([]);
+    await store.client.command({ query: 'SYSTEM START MERGES genai_ledger.ai_usage' });
 
     const now = Date.now();
     const report = await runReport(clientRunner(store.client), { by: ['org_id'], fromMs: now - DAY_MS, toMs: now + DAY_MS, database: 'genai_ledger' });
