@@ -44,7 +44,9 @@ export function readTokens(found: FoundFields, exclusiveInput: boolean): TokenCo
     const totalCountsCacheApart = total !== undefined && total === input + output + cached;
     if (exclusiveInput || totalCountsCacheApart || cached > input) input += cached;
   }
-  if (reasoning > output) output += reasoning;
+  // Gemini's candidatesTokenCount excludes thoughts: a total that counts reasoning apart says so.
+  const totalCountsReasoningApart = reasoning > 0 && total !== undefined && total === input + output + reasoning;
+  if (reasoning > output || totalCountsReasoningApart) output += reasoning;
   if (inputAudio > input) input += inputAudio;
   if (outputAudio > output) output += outputAudio;
 

@@ -78,6 +78,16 @@ describe('token conventions map to semantic-convention counts', () => {
       'gen_ai.operation.name': 'chat', 'gen_ai.provider.name': 'openai', 'gen_ai.request.model': 'o3',
       'gen_ai.usage.input_tokens': 100, 'gen_ai.usage.output_tokens': 50, 'gen_ai.usage.reasoning_tokens': 400,
     }, t(100, 450, 0, 0, 400)],
+    ['reasoning below output but counted apart by the total (Gemini thoughts) → added once', {
+      'gen_ai.operation.name': 'generate_content', 'gen_ai.provider.name': 'gcp.gen_ai', 'gen_ai.request.model': 'gemini-2.5-flash',
+      'gen_ai.usage.input_tokens': 1200, 'gen_ai.usage.output_tokens': 300, 'gen_ai.usage.total_tokens': 1700,
+      'gen_ai.usage.reasoning_tokens': 200, 'gen_ai.usage.cache_read.input_tokens': 1024,
+    }, t(1200, 500, 1024, 0, 200)],
+    ['reasoning inside output, total agrees → left as is', {
+      'gen_ai.operation.name': 'chat', 'gen_ai.provider.name': 'openai', 'gen_ai.request.model': 'o3-mini',
+      'gen_ai.usage.input_tokens': 1200, 'gen_ai.usage.output_tokens': 300, 'gen_ai.usage.total_tokens': 1500,
+      'gen_ai.usage.reasoning_tokens': 200,
+    }, t(1200, 300, 0, 0, 200)],
     ['string counts (OTLP int64 as text)', {
       'gen_ai.operation.name': 'chat', 'gen_ai.provider.name': 'openai', 'gen_ai.request.model': 'gpt-4o',
       'gen_ai.usage.input_tokens': '1200', 'gen_ai.usage.output_tokens': '300',
