@@ -13,6 +13,8 @@ const ROOT = join(import.meta.dirname, '../..');
 const LAYERS: Record<string, number> = {
   pricing: 0,
   usage: 1,
+  // Rate cards and invoices: pure, over pricing's decimals and usage's token kinds.
+  billing: 1.5,
   clickhouse: 2,
   delivery: 3,
   exporter: 4,
