@@ -80,6 +80,8 @@ const BEDROCK_VENDORS: Readonly<Record<string, string | undefined>> = {
 const BEDROCK_ID = /^(?:(?:us|eu|apac|global|au|jp|ca|us-gov|in|regional)\.)?([a-z0-9-]+)\.([a-z0-9].*)$/;
 const BEDROCK_VERSION = /(?:-v\d+(?::\d+)?|:\d+)$/;
 const VERTEX_RESOURCE = /(?:^|\/)publishers\/([^/]+)\/models\/([^/]+)$/;
+/** Amazon's own Bedrock models without their vendor prefix, as OpenLLMetry and OpenInference report them. */
+const AMAZON_WITHOUT_VENDOR = /^nova-/;
 
 /**
  * Spellings of one model id to look up, most literal first, each with the provider its prefix
@@ -120,6 +122,8 @@ export function modelCandidates(model: string, index: ProviderIndex): Candidate[
       add(`${id.slice(0, at)}-${id.slice(at + 1)}`, hint, depth);
       add(id.slice(0, at), hint, depth);
     }
+    // `amazon.nova-lite-v1:0` is reported as `nova-lite-v1:0`: the catalog keys it with the prefix.
+    if (AMAZON_WITHOUT_VENDOR.test(id)) add(`amazon.${id}`, hint ?? 'aws', depth);
     const bedrock = BEDROCK_ID.exec(id);
     if (bedrock && bedrock[1]! in BEDROCK_VENDORS) {
       // A Bedrock-shaped id is Bedrock's price first (regional endpoints can cost more), then the vendor's.

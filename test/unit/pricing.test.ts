@@ -145,6 +145,10 @@ describe('model and provider lookup', () => {
     ['aws.bedrock', 'arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-sonnet-4-20250514-v1:0', 'aws/regional.anthropic.claude-sonnet-4-20250514-v1:0', '0.0045'],
     ['aws.bedrock', 'us.amazon.nova-pro-v1:0', 'aws/amazon.nova-pro-v1:0', '0.00112'],
     ['aws.bedrock', 'us.meta.llama3-3-70b-instruct-v1:0', 'aws/meta.llama3-3-70b-instruct-v1:0', '0.000792'],
+    // Vendor prefix dropped by the instrumentation (OpenLLMetry, OpenInference): Nova Lite 1000 × 0.06 + 100 × 0.24 per Mtok;
+    // Claude Haiku 4.5 regional 1000 × 1.10 + 100 × 5.50 per Mtok (AWS Bedrock pricing, 10% over the global price).
+    ['aws.bedrock', 'nova-lite-v1:0', 'aws/amazon.nova-lite-v1:0', '0.000084'],
+    ['aws.bedrock', 'claude-haiku-4-5-20251001-v1:0', 'aws/regional.anthropic.claude-haiku-4-5-20251001-v1:0', '0.00165'],
     ['', 'us.anthropic.claude-sonnet-4-20250514-v1:0', 'aws/regional.anthropic.claude-sonnet-4-20250514-v1:0', '0.0045'],
     // OpenRouter / LiteLLM style `vendor/model`.
     ['', 'openai/gpt-4o', 'openai/gpt-4o', '0.0035'],
