@@ -24,9 +24,11 @@ export const KEYS = {
     'ai.usage.inputTokenDetails.cacheReadTokens', 'ai.usage.cachedInputTokens', 'gen_ai.usage.input_tokens_details.cached',
   ],
   cacheWriteTokens: [
-    'gen_ai.usage.cache_creation.input_tokens', 'gen_ai.usage.cache_creation_input_tokens',
+    'gen_ai.usage.cache_creation.input_tokens', 'gen_ai.usage.cache_write.input_tokens', 'gen_ai.usage.cache_creation_input_tokens',
     'llm.token_count.prompt_details.cache_write', 'ai.usage.inputTokenDetails.cacheWriteTokens',
   ],
+  /** Of the cache writes, those to Anthropic's 1-hour cache (priced apart: 2× input against 1.25× for 5 minutes). */
+  cacheWrite1hTokens: ['anthropic.usage.cache_creation.ephemeral_1h_input_tokens'],
   reasoningTokens: [
     'gen_ai.usage.reasoning.output_tokens', 'gen_ai.usage.reasoning_tokens', 'llm.token_count.completion_details.reasoning',
     'ai.usage.outputTokenDetails.reasoningTokens', 'ai.usage.reasoningTokens', 'gen_ai.usage.output_tokens_details.reasoning',

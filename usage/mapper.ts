@@ -249,9 +249,14 @@ function isExclusiveInput(scopeName: string, provider: string): boolean {
   return providers !== undefined && providers.includes(provider);
 }
 
-/** Billed units other than tokens, plus a span's self-reported cost. */
+/** Key of the 1-hour cache writes in `usage_details` (the catalog's unit, priced inside cache_write_tokens). */
+export const CACHE_WRITE_1H_KEY = 'cache_write_1h_tokens';
+
+/** Billed units other than tokens (1-hour cache writes among them), plus a span's self-reported cost. */
 function readUsageDetails(attrs: Attributes, found: FoundFields): Record<string, number> {
   const details: Record<string, number> = {};
+  const oneHour = found.count(FIELD.cacheWrite1hTokens);
+  if (oneHour) details[CACHE_WRITE_1H_KEY] = oneHour;
   if (found.prefixed) {
     for (const key in attrs) {
       if (key.startsWith(LEDGER_USAGE_PREFIX)) details[key.slice(LEDGER_USAGE_PREFIX.length)] = toQuantity(key, attrs[key]);

@@ -9,6 +9,7 @@ export const FIELD = {
   reasoningTokens: 8, inputAudioTokens: 9, outputAudioTokens: 10,
   reportedCost: 11, errorType: 12, environment: 13,
   org: 14, user: 15, feature: 16, conversation: 17,
+  cacheWrite1hTokens: 18,
 } as const;
 
 /** The fields' alias keys (KEYS, and the attribution keys in use), indexed by FIELD. */
@@ -33,5 +34,6 @@ export function spanFieldSpecs(attribution: AttributionKeys): FieldSpec[] {
   put(FIELD.user, attribution.user, 'string');
   put(FIELD.feature, attribution.feature, 'string');
   put(FIELD.conversation, attribution.conversation, 'string');
+  put(FIELD.cacheWrite1hTokens, KEYS.cacheWrite1hTokens, 'count');
   return specs;
 }
