@@ -89,6 +89,17 @@ export const TRACELOOP_REQUEST_TYPES: Readonly<Record<string, string>> = {
 };
 
 /**
+ * Framework instrumentations whose model-call spans come from the framework's callbacks, not from the
+ * provider SDK: with a provider instrumentation installed as well, the same call is also recorded by
+ * the provider's span (a sibling or another trace: neither instrumentation makes its span the other's
+ * parent), so MapperOptions.frameworkSpans decides which one is the call.
+ */
+export const FRAMEWORK_CALL_SCOPES: ReadonlySet<string> = new Set([
+  '@arizeai/openinference-instrumentation-langchain',
+  '@traceloop/instrumentation-langchain',
+]);
+
+/**
  * Instrumentations that pass a raw API's input count through, for the providers where that count
  * excludes cache reads and writes (Anthropic's API). Other sources are detected from the numbers.
  */

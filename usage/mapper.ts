@@ -2,7 +2,7 @@ import { AliasIndex, type FoundFields } from './alias-index.js';
 import { firstString, MalformedSpanError, toQuantity } from './attribute-read.js';
 import { DEFAULT_ATTRIBUTION_KEYS, type AttributionKeys } from './attribution.js';
 import { callOperation, isAggregate } from './classify.js';
-import { EXCLUSIVE_INPUT_SCOPES, KEYS, LEDGER_USAGE_PREFIX } from './conventions.js';
+import { EXCLUSIVE_INPUT_SCOPES, FRAMEWORK_CALL_SCOPES, KEYS, LEDGER_USAGE_PREFIX } from './conventions.js';
 import { formatNumber } from '../pricing/decimal.js';
 import type { PriceBook, PriceQuote, PricingUsage } from '../pricing/index.js';
 import { normalizeProvider } from './provider-name.js';
@@ -27,6 +27,12 @@ export interface MapperOptions {
   maxAttributeLength?: number;
   /** Use a span's own cost (`gen_ai.usage.cost`, `llm.cost.total`) when no price is known. Default false. */
   trustReportedCost?: boolean;
+  /**
+   * Model calls a framework instrumentation records (LangChain's, FRAMEWORK_CALL_SCOPES): `calls`
+   * (default) makes them rows; `wrappers` counts them as aggregates, for apps that also run the provider
+   * SDK's instrumentation, whose span of the same call is then the row (one call, one row).
+   */
+  frameworkSpans?: 'calls' | 'wrappers';
 }
 
 export const DEFAULT_MAX_ATTRIBUTE_LENGTH = 256;
@@ -118,6 +124,7 @@ export class UsageMapper {
   private readonly stored: StoredAttributes | undefined;
   private readonly maxAttributeLength: number;
   private readonly trustReportedCost: boolean;
+  private readonly frameworkWrappers: boolean;
 
   constructor(options: MapperOptions = {}) {
     this.prices = options.prices;
@@ -128,6 +135,7 @@ export class UsageMapper {
     this.stored = allow.length === 0 ? undefined : new StoredAttributes(allow, attribution);
     this.maxAttributeLength = options.maxAttributeLength ?? DEFAULT_MAX_ATTRIBUTE_LENGTH;
     this.trustReportedCost = options.trustReportedCost ?? false;
+    this.frameworkWrappers = options.frameworkSpans === 'wrappers';
   }
 
   /** Maps a batch; a malformed span is counted and skipped, the rest still map. */
@@ -158,6 +166,7 @@ export class UsageMapper {
     const attrs = span.attributes;
     const operation = callOperation(attrs, span.name);
     if (operation === undefined) return undefined;
+    if (this.frameworkWrappers && FRAMEWORK_CALL_SCOPES.has(span.scopeName)) return undefined;
     validateSpan(span);
 
     const resource = span.resource;
