@@ -11,6 +11,7 @@ const RECORDED_CHECKSUMS: Record<number, string> = {
   4: 'e8c5e4eb30d061ddd585c2dcf895bea39aeca7e87739bcf8785aa08f55e2f71e',
   5: 'a7a9e0839398e6701f11d5d55c6dc717636f9bf31d21d0657e65afc3e7766488',
   6: '317a2eda9d13f7df6fef63881a3da472c79cdd1c48e3507f5b99e76661a8a847',
+  7: '1ac33d0f1a5767228eed3cf99f356517e4e3614399bfa20b8265a28effae10f2',
 };
 
 interface Snapshot {
