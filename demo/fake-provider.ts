@@ -85,9 +85,11 @@ export const FAKE_USAGE = {
   },
   anthropic: {
     input_tokens: 200, // EXCLUDES cache tokens (raw Anthropic semantics)
-    cache_creation_input_tokens: 1000,
+    cache_creation_input_tokens: 1000, // all to the 5-minute cache, unless the request asks for 1-hour entries:
+    cache_creation_1h_mixed: 400, // of the 1000, when its cache_control breakpoints mix ttl '1h' and 5-minute ones
     cache_read_input_tokens: 5000,
     output_tokens: 300,
+    thinking_tokens: 200, // of the 300 (usage.output_tokens_details), when the request enables `thinking`
   },
 } as const;
 
@@ -111,6 +113,11 @@ export interface FakeProviderOptions {
   port?: number;
   /** Keep every request in `requests`. Default true (long-running demos turn it off). */
   recordRequests?: boolean;
+  /**
+   * Usage of Anthropic's streamed `message_delta`: `output` (default) sends `{ output_tokens }` only, as the API
+   * long did; `cumulative` sends the running totals of every count, as the current API does (MessageDeltaUsage).
+   */
+  anthropicDeltaUsage?: 'output' | 'cumulative';
 }
 
 /** Request header with a JSON {@link FakeUsageOverride}: the usage this one response reports. */
@@ -204,26 +211,39 @@ function openaiResponsesUsage(model: string, o?: FakeUsageOverride) {
   };
 }
 
-function anthropicUsage(o?: FakeUsageOverride) {
-  const u = FAKE_USAGE.anthropic;
-  if (o) {
-    const read = count(o.cached_tokens);
-    const write = count(o.cache_write_tokens);
-    return {
-      input_tokens: Math.max(0, count(o.input_tokens) - read - write),
-      cache_creation_input_tokens: write,
-      cache_read_input_tokens: read,
-      cache_creation: { ephemeral_5m_input_tokens: write, ephemeral_1h_input_tokens: 0 },
-      output_tokens: count(o.output_tokens),
-      service_tier: 'standard',
-    };
+/** The `ttl` of every `cache_control` breakpoint of a Messages request (`5m` when it names none, as the API defaults). */
+function cacheTtls(node: unknown, out: string[] = []): string[] {
+  if (Array.isArray(node)) for (const item of node) cacheTtls(item, out);
+  else if (typeof node === 'object' && node !== null) {
+    for (const [key, value] of Object.entries(node)) {
+      if (key === 'cache_control' && typeof value === 'object' && value !== null) out.push(String((value as { ttl?: string }).ttl ?? '5m'));
+      else cacheTtls(value, out);
+    }
   }
+  return out;
+}
+
+/** Tokens written to the 1-hour cache, of `write`: all with only 1h breakpoints, a fixed part with both TTLs. */
+function oneHourWrites(body: any, write: number): number {
+  const ttls = cacheTtls([body?.system, body?.messages, body?.tools]);
+  if (!ttls.includes('1h')) return 0;
+  return ttls.every((t) => t === '1h') ? write : Math.min(write, FAKE_USAGE.anthropic.cache_creation_1h_mixed);
+}
+
+function anthropicUsage(body: any, o?: FakeUsageOverride) {
+  const u = FAKE_USAGE.anthropic;
+  const read = o ? count(o.cached_tokens) : u.cache_read_input_tokens;
+  const write = o ? count(o.cache_write_tokens) : u.cache_creation_input_tokens;
+  const output = o ? count(o.output_tokens) : u.output_tokens;
+  const oneHour = oneHourWrites(body, write);
+  const thinking = body?.thinking?.type === 'enabled' ? (o ? Math.min(output, count(o.reasoning_tokens)) : u.thinking_tokens) : undefined;
   return {
-    input_tokens: u.input_tokens,
-    cache_creation_input_tokens: u.cache_creation_input_tokens,
-    cache_read_input_tokens: u.cache_read_input_tokens,
-    cache_creation: { ephemeral_5m_input_tokens: u.cache_creation_input_tokens, ephemeral_1h_input_tokens: 0 },
-    output_tokens: u.output_tokens,
+    input_tokens: o ? Math.max(0, count(o.input_tokens) - read - write) : u.input_tokens,
+    cache_creation_input_tokens: write,
+    cache_read_input_tokens: read,
+    cache_creation: { ephemeral_5m_input_tokens: write - oneHour, ephemeral_1h_input_tokens: oneHour },
+    output_tokens: output,
+    ...(thinking !== undefined ? { output_tokens_details: { thinking_tokens: thinking } } : {}),
     service_tier: 'standard',
   };
 }
@@ -427,7 +447,7 @@ function handleResponses(body: any, res: http.ServerResponse, o?: FakeUsageOverr
 
 // ---------------------------------------------------------------- Anthropic messages
 
-function handleMessages(body: any, res: http.ServerResponse, o?: FakeUsageOverride) {
+function handleMessages(body: any, res: http.ServerResponse, o: FakeUsageOverride | undefined, deltaUsage: 'output' | 'cumulative') {
   const respModel = responseModelFor(String(body.model));
   const id = 'msg_fake0001';
   if (!body.stream) {
@@ -439,12 +459,14 @@ function handleMessages(body: any, res: http.ServerResponse, o?: FakeUsageOverri
       content: [{ type: 'text', text: COMPLETION_TEXT }],
       stop_reason: 'end_turn',
       stop_sequence: null,
-      usage: anthropicUsage(o),
+      usage: anthropicUsage(body, o),
     });
     return;
   }
   startSse(res);
   const ev = (data: Record<string, unknown>) => sseData(res, data, String(data.type));
+  const usage = anthropicUsage(body, o);
+  const { cache_creation: _split, service_tier: _tier, output_tokens_details, ...totals } = usage;
   ev({
     type: 'message_start',
     message: {
@@ -455,7 +477,7 @@ function handleMessages(body: any, res: http.ServerResponse, o?: FakeUsageOverri
       content: [],
       stop_reason: null,
       stop_sequence: null,
-      usage: { ...anthropicUsage(o), output_tokens: 1 },
+      usage: { ...usage, output_tokens: 1, output_tokens_details: undefined },
     },
   });
   ev({ type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } });
@@ -467,7 +489,8 @@ function handleMessages(body: any, res: http.ServerResponse, o?: FakeUsageOverri
   ev({
     type: 'message_delta',
     delta: { stop_reason: 'end_turn', stop_sequence: null },
-    usage: { output_tokens: o ? count(o.output_tokens) : FAKE_USAGE.anthropic.output_tokens },
+    // Cumulative totals, not increments to add to message_start's.
+    usage: deltaUsage === 'cumulative' ? { ...totals, output_tokens_details } : { output_tokens: usage.output_tokens },
   });
   ev({ type: 'message_stop' });
   res.end();
@@ -520,7 +543,7 @@ export async function startFakeProvider(options: FakeProviderOptions = {}): Prom
         return handleResponses(body, res, o);
       case '/v1/messages':
         if (fail) return sendAnthropicError(res, fail);
-        return handleMessages(body, res, o);
+        return handleMessages(body, res, o, options.anthropicDeltaUsage ?? 'output');
       default:
         sendJson(res, 404, { error: { message: `no route ${method} ${path}`, type: 'invalid_request_error' } });
     }

@@ -7,8 +7,8 @@
 export const KEYS = {
   provider: ['gen_ai.provider.name', 'gen_ai.system', 'llm.provider', 'llm.system', 'ai.model.provider'],
   operation: ['gen_ai.operation.name'],
-  requestModel: ['gen_ai.request.model', 'ai.model.id', 'llm.request.model', 'llm.model_name', 'embedding.model_name'],
-  responseModel: ['gen_ai.response.model', 'ai.response.model', 'llm.response.model', 'llm.model_name', 'embedding.model_name'],
+  requestModel: ['gen_ai.request.model', 'ai.model.id', 'llm.request.model', 'llm.request.model_name', 'llm.model_name', 'embedding.model_name'],
+  responseModel: ['gen_ai.response.model', 'ai.response.model', 'llm.response.model', 'llm.response.model_name', 'llm.model_name', 'embedding.model_name'],
 
   inputTokens: [
     'gen_ai.usage.input_tokens', 'gen_ai.usage.prompt_tokens', 'llm.token_count.prompt',

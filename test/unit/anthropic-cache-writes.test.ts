@@ -51,6 +51,16 @@ describe('Anthropic cache writes: the SDK span\'s names and the 1-hour split', (
     });
   });
 
+  it('OpenInference\'s llm.request.model_name / llm.response.model_name (the Anthropic instrumentation) win over llm.model_name', () => {
+    const row = mapper.map(spanRecord({
+      'openinference.span.kind': 'LLM', 'llm.provider': 'anthropic', 'llm.model_name': 'claude-haiku-4-5-20251001',
+      'llm.request.model_name': 'claude-haiku-4-5', 'llm.response.model_name': 'claude-haiku-4-5-20251001',
+      'llm.token_count.prompt': 6200, 'llm.token_count.completion': 300,
+      'llm.token_count.prompt_details.cache_read': 5000, 'llm.token_count.prompt_details.cache_write': 1000,
+    }))!;
+    expect(row).toMatchObject({ request_model: 'claude-haiku-4-5', response_model: 'claude-haiku-4-5-20251001', cost_usd: '0.00345' });
+  });
+
   it('a 1-hour count that is not a whole count makes the span malformed', () => {
     expect(() => mapper.map(spanRecord({ ...SDK_SPAN, ...split(600, -4) }))).toThrow(/ephemeral_1h_input_tokens/);
   });
