@@ -108,7 +108,7 @@ test('with a spool: starts while ClickHouse is down, acknowledges from disk, and
   expect(second.logs().find((l) => l.msg === 'the store is ready: delivering the spool')).toMatchObject({ pendingRows: 50 });
   expect(await second.stop('SIGTERM')).toBe(0);
   expect(second.logs().find((l) => l.msg === 'stopped')).toMatchObject({ clean: true, writtenRows: 50, spoolPendingRows: 0 });
-});
+}, 180_000); // four collector processes in turn: about 30 s on a quiet machine
 
 /** A local port nothing listens on (connections are refused at once, as by a stopped server). */
 async function closedPort(): Promise<number> {
@@ -130,7 +130,7 @@ test('a ClickHouse URL nobody answers at: starts on the spool, acknowledges, and
   expect((await exportSpans(collector.url, 5, 'url')).code).toBe(ExportResultCode.SUCCESS);
   expect((await scrape(collector.url)).get('genai_ledger_spool_pending_rows')).toBe(5);
   expect(await collector.stop('SIGTERM')).toBe(0);
-});
+}, 120_000);
 
 test('without a spool: still refuses to start while ClickHouse is down, with one clear line', async () => {
   const result = await runCli(['collect', '--port', '0', '--store', join(base, 'no-spool'), '--no-spool'], DOWN);
