@@ -99,6 +99,9 @@ export const FRAMEWORK_CALL_SCOPES: ReadonlySet<string> = new Set([
   '@traceloop/instrumentation-langchain',
 ]);
 
+/** Scope of the `ai` SDK 7's OpenTelemetry integration (`@ai-sdk/otel`), its default tracer's name. */
+export const AI_SDK_OTEL_SCOPE = 'gen_ai';
+
 /**
  * Instrumentations that pass a raw API's input count through, for the providers where that count
  * excludes cache reads and writes (Anthropic's API). Other sources are detected from the numbers.

@@ -2,7 +2,7 @@ import { AliasIndex, type FoundFields } from './alias-index.js';
 import { firstString, MalformedSpanError, toQuantity } from './attribute-read.js';
 import { DEFAULT_ATTRIBUTION_KEYS, type AttributionKeys } from './attribution.js';
 import { callOperation, isAggregate } from './classify.js';
-import { EXCLUSIVE_INPUT_SCOPES, FRAMEWORK_CALL_SCOPES, KEYS, LEDGER_USAGE_PREFIX } from './conventions.js';
+import { AI_SDK_OTEL_SCOPE, EXCLUSIVE_INPUT_SCOPES, FRAMEWORK_CALL_SCOPES, KEYS, LEDGER_USAGE_PREFIX } from './conventions.js';
 import { formatNumber } from '../pricing/decimal.js';
 import type { PriceBook, PriceQuote, PricingUsage } from '../pricing/index.js';
 import { normalizeProvider } from './provider-name.js';
@@ -182,6 +182,9 @@ export class UsageMapper {
     // A successful call that reported no usage at all (a stream without include_usage) cost
     // something unknown: leave it unpriced rather than claim $0.
     const usageKnown = tokens.reported || error !== '' || hasKeys(details);
+    // Except the `ai` SDK 7's embed/embedMany operation span: named like the embeddings calls it
+    // wraps, it never carries their usage.
+    if (!usageKnown && operation === 'embeddings' && span.scopeName === AI_SDK_OTEL_SCOPE) return undefined;
     const priced = usageKnown
       ? priceCall(this.prices, { provider, responseModel, requestModel, atUnixMicros: span.startUnixMicros, tokens, details }, this.trustReportedCost)
       : null;

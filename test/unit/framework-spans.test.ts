@@ -25,3 +25,18 @@ describe('frameworkSpans: whether a framework’s model-call span is the call or
     expect(result.aggregates).toBe(1 - rows);
   });
 });
+
+describe('the `ai` SDK 7 embed operation span (scope gen_ai) wraps its embeddings calls', () => {
+  const EMBED: Attributes = { 'gen_ai.operation.name': 'embeddings', 'gen_ai.provider.name': 'openai', 'gen_ai.request.model': 'text-embedding-3-small' };
+  it.each([
+    ['gen_ai', EMBED, {}, 0],
+    ['gen_ai', { ...EMBED, 'gen_ai.usage.input_tokens': 50 }, {}, 1],
+    ['gen_ai', EMBED, { statusCode: 2 }, 1],
+    // Another instrumentation's embeddings span without usage is still a call (cost unknown).
+    ['@opentelemetry/instrumentation-openai', EMBED, {}, 1],
+  ] as const)('%s %j %j: %i row(s)', (scopeName, attrs, overrides, rows) => {
+    const result = new UsageMapper().mapAll([spanRecord(attrs, { scopeName, ...overrides })]);
+    expect(result.rows).toHaveLength(rows);
+    expect(result.aggregates).toBe(1 - rows);
+  });
+});
