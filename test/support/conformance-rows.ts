@@ -9,7 +9,7 @@ import type { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { fromReadableSpan } from '../../exporter/readable-span.js';
 import { loadPriceBook } from '../../pricing/index.js';
-import { UsageMapper, type MapResult } from '../../usage/mapper.js';
+import { UsageMapper, type MapperOptions, type MapResult } from '../../usage/mapper.js';
 
 /** What registerInstrumentations() does: the tracer provider, and the (global, no-op) meter provider. */
 export function attachTo(
@@ -20,12 +20,12 @@ export function attachTo(
   instrumentation.setMeterProvider(metrics.getMeterProvider());
 }
 
-let mapper: Promise<UsageMapper> | undefined;
+let prices: ReturnType<typeof loadPriceBook> | undefined;
 
-/** The real mapper with the bundled catalog, on captured spans. */
-export async function mapSpans(spans: readonly ReadableSpan[]): Promise<MapResult> {
-  mapper ??= loadPriceBook().then((prices) => new UsageMapper({ prices }));
-  return (await mapper).mapAll(spans.map(fromReadableSpan));
+/** The real mapper with the bundled catalog (and `options`), on captured spans. */
+export async function mapSpans(spans: readonly ReadableSpan[], options: Omit<MapperOptions, 'prices'> = {}): Promise<MapResult> {
+  prices ??= loadPriceBook();
+  return new UsageMapper({ ...options, prices: await prices }).mapAll(spans.map(fromReadableSpan));
 }
 
 /** The version of an installed package (or npm alias), read from node_modules: tests name what they ran. */
