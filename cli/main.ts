@@ -11,9 +11,12 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   collect: async () => (await import('./collect-command.js')).collectCommand,
   usage: async () => (await import('./usage-command.js')).usageCommand,
   report: async () => (await import('./report-command.js')).reportCommand,
+  budgets: async () => (await import('./budgets-command.js')).budgetsCommand,
   query: async () => (await import('./query-command.js')).queryCommand,
   prices: async () => (await import('./prices-command.js')).pricesCommand,
   reprice: async () => (await import('./reprice-command.js')).repriceCommand,
+  invoice: async () => (await import('./invoice-command.js')).invoiceCommand,
+  credits: async () => (await import('./credits-command.js')).creditsCommand,
   migrate: async () => (await import('./migrate-command.js')).migrateCommand,
   demo: async () => (await import('./demo-command.js')).demoCommand,
 };

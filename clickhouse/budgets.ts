@@ -5,7 +5,9 @@
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 import { formatDec, parseDecimal, type Dec } from '../pricing/decimal.js';
-import { alertAtText, parseBudgets, periodBounds, type Budget, type BudgetField, type PeriodBounds } from '../pricing/budgets/index.js';
+import {
+  alertAtText, budgetFigures, parseBudgets, periodBounds, type Budget, type BudgetField, type BudgetState, type PeriodBounds,
+} from '../pricing/budgets/index.js';
 import { clientRunner, type QueryRunner } from './query-runner.js';
 
 /** The ai_usage column of each budget field. */
@@ -105,4 +107,41 @@ export function spendQuery(database: string, budget: Budget, period: PeriodBound
     ].join('\n'),
     params,
   };
+}
+
+/** One line of `genai-ledger budgets`: where a budget (a `per` budget: one value of it) stands. */
+export interface BudgetStatusRow {
+  name: string;
+  /** The budget's match, plus the `per` field's value for a `per` budget. */
+  match: Record<string, string>;
+  period_start: string;
+  period_end: string;
+  spent_usd: string;
+  limit_usd: string;
+  /** spent ÷ limit, exact decimal text. */
+  used: string;
+  forecast_usd: string;
+  state: BudgetState;
+}
+
+export function budgetStatusRows(spend: readonly BudgetSpend[], atMs: number): BudgetStatusRow[] {
+  return spend.map(({ budget, key, period, spent }) => {
+    const f = budgetFigures(budget, spent, period, atMs);
+    return {
+      name: budget.name,
+      match: matchedValues({ budget, key }),
+      period_start: new Date(period.startMs).toISOString(),
+      period_end: new Date(period.endMs).toISOString(),
+      spent_usd: formatDec(spent),
+      limit_usd: formatDec(budget.limitUsd),
+      used: formatDec(f.used),
+      forecast_usd: formatDec(f.forecast),
+      state: f.state,
+    };
+  });
+}
+
+/** The budget's match, plus the `per` field's value for a `per` budget. */
+export function matchedValues({ budget, key }: Pick<BudgetSpend, 'budget' | 'key'>): Record<string, string> {
+  return { ...budget.match, ...(budget.per !== undefined ? { [budget.per]: key } : {}) } as Record<string, string>;
 }

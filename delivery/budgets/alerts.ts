@@ -10,7 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { diag } from '@opentelemetry/api';
-import { budgetSpend, syncBudgets, type BudgetSpend } from '../../clickhouse/budgets.js';
+import { budgetSpend, matchedValues, syncBudgets, type BudgetSpend } from '../../clickhouse/budgets.js';
 import { claimAlert, claimedAlertIds, markDelivered, undeliveredAlerts, type AlertClaim } from '../../clickhouse/budget-alerts.js';
 import { clientRunner } from '../../clickhouse/query-runner.js';
 import { formatDec, type Dec } from '../../pricing/decimal.js';
@@ -205,6 +205,6 @@ export function alertBody(entry: BudgetSpend, fraction: Dec, id: string): Budget
     period: budget.period,
     period_start: new Date(entry.period.startMs).toISOString(),
     period_end: new Date(entry.period.endMs).toISOString(),
-    match: { ...budget.match, ...(budget.per !== undefined ? { [budget.per]: entry.key } : {}) } as Record<string, string>,
+    match: matchedValues(entry),
   };
 }
