@@ -62,6 +62,7 @@ const CASES: Array<[BedrockInstrumentationId, string, Expected[]]> = [
   ['otel-aws-sdk', 'converse-stream', [HAIKU_REGIONAL_NO_CACHE]],
   ['otel-aws-sdk', 'invoke-anthropic', [HAIKU_REGIONAL_NO_CACHE]],
   ['otel-aws-sdk', 'invoke-anthropic-us', [HAIKU_REGIONAL_NO_CACHE]],
+  ['otel-aws-sdk', 'invoke-anthropic-global', [HAIKU_GLOBAL_NO_CACHE]],
   // Streamed Anthropic body: reads output_tokens from message_start only (1), never message_delta's 300:
   // 200 × 1.10 + 1 × 5.50 = 220 + 5.5 µ$.
   ['otel-aws-sdk', 'invoke-anthropic-stream', [{ ...HAIKU_REGIONAL_NO_CACHE, output_tokens: 1, cost_usd: '0.0002255' }]],
@@ -75,6 +76,7 @@ const CASES: Array<[BedrockInstrumentationId, string, Expected[]]> = [
   ['openinference-bedrock', 'converse-stream', [OI_PROFILE]],
   ['openinference-bedrock', 'invoke-anthropic', [HAIKU_REGIONAL_CACHED]],
   ['openinference-bedrock', 'invoke-anthropic-us', [{ ...HAIKU_REGIONAL_CACHED, request_model: 'anthropic', priced_model: '', cost_usd: null }]],
+  ['openinference-bedrock', 'invoke-anthropic-global', [{ ...HAIKU_REGIONAL_CACHED, request_model: 'anthropic', priced_model: '', cost_usd: null }]],
   ['openinference-bedrock', 'invoke-anthropic-stream', [HAIKU_REGIONAL_CACHED]],
   ['openinference-bedrock', 'invoke-nova', [NOVA_CACHED]],
   ['openinference-bedrock', 'error', [{ provider: 'aws.bedrock', input_tokens: 0, cost_usd: null, error_type: 'InternalServerException' }]],
@@ -85,6 +87,8 @@ const CASES: Array<[BedrockInstrumentationId, string, Expected[]]> = [
   ['traceloop-bedrock', 'converse-stream', []],
   ['traceloop-bedrock', 'invoke-anthropic', [{ ...HAIKU_REGIONAL_NO_CACHE, request_model: 'claude-haiku-4-5-20251001-v1:0' }]],
   ['traceloop-bedrock', 'invoke-anthropic-us', [HAIKU_REGIONAL_NO_CACHE]],
+  // `global.` is read as the vendor (operation text_completion), no usage read: a row whose cost is unknown (null, not $0).
+  ['traceloop-bedrock', 'invoke-anthropic-global', [{ provider: 'aws.bedrock', operation: 'text_completion', request_model: 'anthropic.claude-haiku-4-5-20251001-v1:0', input_tokens: 0, output_tokens: 0, cost_usd: null }]],
   ['traceloop-bedrock', 'invoke-anthropic-stream', [HAIKU_REGIONAL_NO_CACHE]],
   ['traceloop-bedrock', 'invoke-nova', [{ ...NOVA_NO_CACHE, request_model: 'nova-lite-v1:0' }]],
   ['traceloop-bedrock', 'error', []],

@@ -121,6 +121,11 @@ export const BEDROCK_SCENARIOS: BedrockScenario[] = [
     run: (c) => c.send(new sdk.InvokeModelCommand({ modelId: MODEL.us, contentType: 'application/json', accept: 'application/json', body: anthropicBody() })),
   },
   {
+    name: 'invoke-anthropic-global',
+    description: `InvokeModel ${MODEL.global}, Anthropic body`,
+    run: (c) => c.send(new sdk.InvokeModelCommand({ modelId: MODEL.global, contentType: 'application/json', accept: 'application/json', body: anthropicBody() })),
+  },
+  {
     name: 'invoke-anthropic-stream',
     description: `InvokeModelWithResponseStream ${MODEL.inRegion}, Anthropic body: message_start / message_delta usage, invocation metrics on the last chunk`,
     run: async (c) => drain((await c.send(new sdk.InvokeModelWithResponseStreamCommand({ modelId: MODEL.inRegion, contentType: 'application/json', body: anthropicBody() }))).body),
