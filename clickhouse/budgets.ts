@@ -110,7 +110,8 @@ export function spendQuery(database: string, budget: Budget, period: PeriodBound
 }
 
 /** One line of `genai-ledger budgets`: where a budget (a `per` budget: one value of it) stands. */
-export interface BudgetStatusRow {
+// A type, not an interface: rows render as tables (Record<string, unknown>).
+export type BudgetStatusRow = {
   name: string;
   /** The budget's match, plus the `per` field's value for a `per` budget. */
   match: Record<string, string>;
@@ -122,7 +123,7 @@ export interface BudgetStatusRow {
   used: string;
   forecast_usd: string;
   state: BudgetState;
-}
+};
 
 export function budgetStatusRows(spend: readonly BudgetSpend[], atMs: number): BudgetStatusRow[] {
   return spend.map(({ budget, key, period, spent }) => {
