@@ -24,9 +24,12 @@ const TABLES = [
   'ai_usage_hourly_by_org_model_refresh', 'ai_usage_hourly_by_org_refresh',
   'ai_usage_hourly_by_time', 'ai_usage_hourly_by_time_exact', 'ai_usage_hourly_by_time_refresh', 'ai_usage_hourly_exact',
   'ai_usage_hourly_refresh', 'ai_usage_latency_daily', 'ai_usage_latency_daily_exact', 'ai_usage_latency_daily_refresh', 'ai_usage_latency_hourly', 'ai_usage_latency_hourly_exact', 'ai_usage_latency_hourly_refresh',
-  'ai_usage_unpriced', 'ai_usage_unpriced_exact', 'ai_usage_unpriced_refresh',
-  'model_prices', 'model_prices_exact', 'schema_migrations',
+  'ai_usage_unpriced', 'ai_usage_unpriced_exact', 'ai_usage_unpriced_refresh', 'budget_alerts', 'budgets',
+  'model_prices', 'model_prices_exact', 'provider_costs', 'provider_costs_exact', 'provider_usage', 'provider_usage_exact', 'schema_migrations',
 ];
+
+/** Every migration file's version, in order. */
+const VERSIONS = renderMigrations({ database: 'genai_ledger' }).map((m) => m.version);
 
 describe('migrations', () => {
   test('apply once, re-apply is a no-op, two concurrent migrators both succeed', async () => {
@@ -35,11 +38,11 @@ describe('migrations', () => {
     const other = await createStoreClient({ kind: 'embedded', path: store.dir });
     const [a, b] = await Promise.all([migrate(client, { database: 'racing' }), migrate(other, { database: 'racing' })]);
     await other.close();
-    expect(a.applied.length + a.skipped.length).toBe(6);
-    expect(b.applied.length + b.skipped.length).toBe(6);
+    expect(a.applied.length + a.skipped.length).toBe(VERSIONS.length);
+    expect(b.applied.length + b.skipped.length).toBe(VERSIONS.length);
 
     const first = await migrate(client, { database: 'genai_ledger', ttlDays: 400 });
-    expect(first.applied.map((m) => m.version)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(first.applied.map((m) => m.version)).toEqual(VERSIONS);
     const tables = await queryRows<{ name: string }>(client, "SELECT name FROM system.tables WHERE database = 'genai_ledger' ORDER BY name");
     expect(tables.map((t) => t.name)).toEqual(TABLES);
     const create = await queryOne<{ q: string }>(client, "SELECT create_table_query AS q FROM system.tables WHERE database = 'genai_ledger' AND name = 'ai_usage'");
@@ -47,7 +50,7 @@ describe('migrations', () => {
 
     const again = await migrate(client, { database: 'genai_ledger' });
     expect(again.applied).toEqual([]);
-    expect(again.skipped.map((m) => m.version)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(again.skipped.map((m) => m.version)).toEqual(VERSIONS);
     const recorded = await queryRows<{ version: number; name: string; checksum: string }>(
       client,
       'SELECT version, name, checksum FROM genai_ledger.schema_migrations FINAL ORDER BY version',
@@ -56,7 +59,7 @@ describe('migrations', () => {
 
     // The racing database ended up complete and recorded once per version.
     const racing = await queryRows<{ version: number }>(client, 'SELECT version FROM racing.schema_migrations FINAL ORDER BY version');
-    expect(racing.map((r) => r.version)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(racing.map((r) => r.version)).toEqual(VERSIONS);
     const racingTables = await queryRows<{ name: string }>(client, "SELECT name FROM system.tables WHERE database = 'racing' ORDER BY name");
     expect(racingTables.map((t) => t.name)).toEqual(TABLES);
   });

@@ -17,6 +17,8 @@ const LAYERS: Record<string, number> = {
   billing: 1.5,
   clickhouse: 2,
   delivery: 3,
+  // Providers' bills: Admin API and file importers over the store's bill tables.
+  reconcile: 3,
   exporter: 4,
   collector: 4,
   instrumentation: 5,
