@@ -147,3 +147,36 @@ describe(`LangChain (@langchain/core ${VERSIONS.core}, @langchain/openai ${VERSI
     });
   });
 });
+
+// The current @langchain/openai (installed as `langchain-openai-current`) declares Node >= 22 and
+// brings `openai` 7, which @opentelemetry/instrumentation-openai 0.21 does not patch (`<7`).
+const NODE_22 = Number(process.versions.node.split('.')[0]) >= 22;
+
+describe('LangChain, the current @langchain/openai (Node >= 22)', () => {
+  it.runIf(NODE_22)(`${installedVersion('langchain-openai-current')} with openai ${installedVersion('langchain-openai-current/node_modules/openai')}: each LangChain instrumentation, one row per model call`, async () => {
+    const { ChatOpenAI: CurrentChatOpenAI } = await import('langchain-openai-current');
+    for (const framework of ['openinference', 'traceloop'] as const) {
+      const { spans, error } = await captureSpans(
+        (provider: NodeTracerProvider) => {
+          attachTo(provider, frameworks[framework]);
+          return () => frameworks[framework].setTracerProvider(trace.getTracerProvider());
+        },
+        async () => {
+          const model = new CurrentChatOpenAI({ model: 'gpt-4o', apiKey: 'sk-test', maxRetries: 0, configuration: { fetch: redirectFetch(fake.url) } });
+          await model.invoke(`Say hello. ${PROMPT_MARKER}`);
+          for await (const _chunk of await model.stream(`Say hello. ${PROMPT_MARKER}`));
+        },
+      );
+      expect(error).toBeUndefined();
+      const { rows } = await mapSpans(spans);
+      expect(rows).toHaveLength(2);
+      for (const row of rows) expect(row).toMatchObject(framework === 'openinference' ? CACHED : UNCACHED);
+    }
+  });
+
+  it('known gap: @opentelemetry/instrumentation-openai 0.21 does not patch the openai 7 it brings', () => {
+    const [definition] = new OtelOpenAI().getModuleDefinitions();
+    expect(definition!.supportedVersions).toEqual(['>=4.19.0 <7']);
+    expect(Number(installedVersion('langchain-openai-current/node_modules/openai').split('.')[0])).toBe(7);
+  });
+});
