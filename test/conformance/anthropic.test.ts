@@ -216,5 +216,13 @@ describe(`the SDK's own tracing next to an instrumentation`, () => {
     const { spans, error } = await capture(quiet, (client) => call(client, FIVE_MINUTE, false));
     expect(error).toBeUndefined();
     expect(spans).toEqual([]);
+    // A client given no option reads the variable when it is constructed.
+    process.env.ANTHROPIC_OPEN_TELEMETRY = 'false';
+    try {
+      expect(new Anthropic({ apiKey: 'sk-ant-test' }).openTelemetry.traces.enabled).toBe(false);
+    } finally {
+      delete process.env.ANTHROPIC_OPEN_TELEMETRY;
+    }
+    expect(new Anthropic({ apiKey: 'sk-ant-test' }).openTelemetry.traces.enabled).toBe(true);
   });
 });
