@@ -5,3 +5,7 @@ export {
   type UsageContext, type UsageContextKey, type UsageContextOptions, type UsageContextSpanProcessorOptions,
 } from './usage-context.js';
 export { recordUsage, type RecordedUsage } from './record-usage.js';
+export {
+  startBudgetChecks, checkBudget, enforceBudget, BudgetExceededError,
+  type BudgetCheck, type BudgetCheckContext, type BudgetChecks, type BudgetChecksOptions,
+} from './budget-check.js';
