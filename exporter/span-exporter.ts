@@ -74,7 +74,7 @@ export class GenAiLedgerExporter implements SpanExporter {
   readonly #stopObserving: () => void;
   #ledger: Ledger | undefined;
   #sink: RowSink | undefined;
-  #durable: boolean;
+  readonly #durable: boolean;
   #stopped = false;
 
   constructor(options: GenAiLedgerExporterOptions = {}) {
