@@ -11,7 +11,7 @@
 import { addDec, cmpDec, formatDec, subDec, ZERO, type Dec } from '../pricing/decimal.js';
 import { billCall, type BillableCall, type CallBill } from './bill-call.js';
 import { floorDec, fractionDec, roundHalfEvenDec } from './money.js';
-import type { RateCard } from './rate-cards.js';
+import { cardName, type RateCard } from './rate-cards.js';
 
 export interface TokenTotals {
   input_tokens: number;
@@ -50,7 +50,8 @@ export interface Invoice {
   cards_used: string[];
 }
 
-interface Accumulator extends TokenTotals {
+/** Sums of billed calls: an invoice line, or a stored day's group (clickhouse/billing.ts). */
+export interface BillTotals extends TokenTotals {
   calls: number;
   cost: Dec;
   billed: Dec;
@@ -62,14 +63,32 @@ interface Accumulator extends TokenTotals {
   noCard: number;
 }
 
-const empty = (): Accumulator => ({
+export const emptyTotals = (): BillTotals => ({
   calls: 0, input_tokens: 0, output_tokens: 0, cache_read_tokens: 0, cache_write_tokens: 0, reasoning_tokens: 0,
   cost: ZERO, billed: ZERO, wholeCredits: 0n, poolCredits: ZERO, unpriced: 0, noCard: 0,
 });
 
+/** Adds one call and its bill to `totals`. */
+export function addBill(totals: BillTotals, call: BillableCall, bill: CallBill): void {
+  totals.calls++;
+  totals.input_tokens += call.tokens.input;
+  totals.output_tokens += call.tokens.output;
+  totals.cache_read_tokens += call.tokens.cacheRead;
+  totals.cache_write_tokens += call.tokens.cacheWrite;
+  totals.reasoning_tokens += call.tokens.reasoning;
+  if (bill.kind === 'no_card') totals.noCard++;
+  else if (bill.kind === 'unpriced') totals.unpriced++;
+  else {
+    totals.cost = addDec(totals.cost, bill.cost);
+    totals.billed = addDec(totals.billed, bill.billed);
+    if (bill.card.credits?.rounding === 'invoice_half_even') totals.poolCredits = addDec(totals.poolCredits, bill.credits);
+    else totals.wholeCredits += bill.credits.n; // whole credits: scale 0
+  }
+}
+
 /** Folds calls one at a time (a month of calls never has to be in memory at once). */
 export class InvoiceBuilder {
-  private readonly lines = new Map<string, Accumulator>();
+  private readonly lines = new Map<string, BillTotals>();
   private readonly cardsUsed = new Set<string>();
 
   constructor(private readonly cards: readonly RateCard[]) {}
@@ -78,22 +97,9 @@ export class InvoiceBuilder {
   add(key: string, call: BillableCall): CallBill {
     const bill = billCall(this.cards, call);
     let line = this.lines.get(key);
-    if (!line) this.lines.set(key, (line = empty()));
-    line.calls++;
-    line.input_tokens += call.tokens.input;
-    line.output_tokens += call.tokens.output;
-    line.cache_read_tokens += call.tokens.cacheRead;
-    line.cache_write_tokens += call.tokens.cacheWrite;
-    line.reasoning_tokens += call.tokens.reasoning;
-    if (bill.kind === 'no_card') line.noCard++;
-    else if (bill.kind === 'unpriced') line.unpriced++;
-    else {
-      this.cardsUsed.add(`${bill.card.orgId}@${bill.card.effectiveFrom}`);
-      line.cost = addDec(line.cost, bill.cost);
-      line.billed = addDec(line.billed, bill.billed);
-      if (bill.card.credits?.rounding === 'invoice_half_even') line.poolCredits = addDec(line.poolCredits, bill.credits);
-      else line.wholeCredits += bill.credits.n; // whole credits: scale 0
-    }
+    if (!line) this.lines.set(key, (line = emptyTotals()));
+    addBill(line, call, bill);
+    if (bill.kind === 'billed') this.cardsUsed.add(cardName(bill.card));
     return bill;
   }
 
@@ -108,8 +114,8 @@ export class InvoiceBuilder {
       cost_usd: formatDec(a.cost), billed_usd: formatDec(a.billed), margin_usd: formatDec(subDec(a.billed, a.cost)),
       credits: (a.wholeCredits + pooled[i]!).toString(), unpriced_calls: a.unpriced, calls_without_card: a.noCard,
     }));
-    const sum = (f: (a: Accumulator) => Dec): Dec => accs.reduce((t, a) => addDec(t, f(a)), ZERO);
-    const count = (f: (a: Accumulator) => number): number => accs.reduce((t, a) => t + f(a), 0);
+    const sum = (f: (a: BillTotals) => Dec): Dec => accs.reduce((t, a) => addDec(t, f(a)), ZERO);
+    const count = (f: (a: BillTotals) => number): number => accs.reduce((t, a) => t + f(a), 0);
     const cost = sum((a) => a.cost);
     const billed = sum((a) => a.billed);
     const credits = accs.reduce((t, a) => t + a.wholeCredits, 0n) + roundHalfEvenDec(sum((a) => a.poolCredits));

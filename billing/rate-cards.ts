@@ -169,6 +169,11 @@ function sellPrices(value: unknown, fail: (field: string, message: string) => ne
   });
 }
 
+/** `org_id@effective_from`: how invoices and billed_daily name a card. */
+export function cardName(card: RateCard): string {
+  return `${card.orgId}@${card.effectiveFrom}`;
+}
+
 /**
  * The card in force for `orgId` at `atMicros`: the org's latest card from on or before that time,
  * else the default card's; undefined when neither has started.

@@ -7,11 +7,13 @@ import { parseCommandArgs } from './args.js';
 import { CliError, USAGE_EXIT_CODE } from './cli-error.js';
 import type { Command } from './main.js';
 import { parsePeriod } from './period.js';
+import { rebill } from './rebill.js';
 import { Progress } from './progress.js';
 import { writeLines } from './stdio.js';
 import { explainStoreError, openStoreForCli, type OpenedStore } from './store-client.js';
 
 const HELP = `Usage: genai-ledger reprice [--since 30d | --from DATE [--to DATE]] [--unpriced-only] [--prices FILE] [--store S]
+       genai-ledger reprice --billing [--rates FILE] [--since 30d | --from DATE [--to DATE]] [--store S]
 
 Prices stored calls again with the current prices: after a new overrides file or a newer catalog,
 or for calls that arrived unpriced (a model nobody had priced yet). Each changed row is written
@@ -25,6 +27,9 @@ Options:
   --from, --to       ISO dates or times (UTC unless an offset is given); --to defaults to now
   --unpriced-only    only calls without a cost
   --prices FILE      price overrides (JSON or YAML) that win over the bundled catalog
+  --billing          recompute the billed amounts (billed_daily) of the period's days instead, from
+                     the calls and the rate cards; only changed days are written
+  --rates FILE       with --billing: rate cards to load into the store first (default GENAI_LEDGER_RATES)
   --dry-run          count what would change, write nothing
   --no-refresh       do not refresh the rollups afterwards
   --format F         text (default) or json (the counts as one object)
@@ -42,10 +47,20 @@ export const repriceCommand: Command = {
         'unpriced-only': { type: 'boolean', default: false }, prices: { type: 'string' },
         'dry-run': { type: 'boolean', default: false }, 'no-refresh': { type: 'boolean', default: false },
         format: { type: 'string', default: 'text' }, store: { type: 'string' },
+        billing: { type: 'boolean', default: false }, rates: { type: 'string' },
       },
     }));
     if (values.format !== 'text' && values.format !== 'json') throw new CliError(`--format: text or json, not '${values.format}'`, USAGE_EXIT_CODE);
     const period = parsePeriod(values);
+    if (values.billing) {
+      const store = await openStoreForWriting(values.store, 'reprice');
+      try {
+        await writeLines([await rebill(store, period, values.rates, values.format).catch((e: unknown) => { throw explainStoreError(e, store.label); })]);
+        return 0;
+      } finally {
+        await store.client.close();
+      }
+    }
     const prices = await loadPriceBook(values.prices ? { overridesFile: values.prices } : {});
     const { client, database, label } = await openStoreForWriting(values.store, 'reprice');
     try {
