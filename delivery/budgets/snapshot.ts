@@ -9,7 +9,7 @@ import { diag } from '@opentelemetry/api';
 import { budgetSpend, readBudgets } from '../../clickhouse/budgets.js';
 import { clientRunner } from '../../clickhouse/query-runner.js';
 import { formatDec, pow10, subDec, ZERO, type Dec } from '../../pricing/decimal.js';
-import { budgetKey, budgetState, periodBounds, type Budget, type BudgetState, type BudgetSubject } from '../../pricing/budgets/index.js';
+import { budgetKeyOf, budgetState, periodBounds, type Budget, type BudgetState, type BudgetSubject } from '../../pricing/budgets/index.js';
 
 export const DEFAULT_BUDGET_REFRESH_MS = 5_000;
 export const DEFAULT_BUDGET_STALE_AFTER_MS = 30_000;
@@ -43,7 +43,7 @@ export interface BudgetSnapshotOptions {
 
 /** One budget's answers in the current snapshot. */
 interface BudgetAnswers {
-  budget: Budget;
+  key: (subject: BudgetSubject) => string | undefined;
   byKey: Map<string, Answer>;
   /** The answer for a key without spend. */
   zero: Answer;
@@ -99,7 +99,7 @@ export class BudgetSnapshot {
         const at = this.#now();
         const spend = await budgetSpend(runner, this.#o.database, budgets, at);
         this.#answers = budgets.map((budget) => ({
-          budget,
+          key: budgetKeyOf(budget),
           byKey: new Map(spend.filter((s) => s.budget === budget).map((s) => [s.key, answer(budget, s.spent)])),
           zero: answer(budget, ZERO),
           periodEndMs: periodBounds(budget.period, at).endMs,
@@ -118,7 +118,7 @@ export class BudgetSnapshot {
     if (now - this.#refreshedAtMs > this.#staleAfterMs) return this.#stale;
     let best: Answer | undefined;
     for (const a of this.#answers) {
-      const key = budgetKey(a.budget, subject);
+      const key = a.key(subject);
       if (key === undefined) continue;
       const answer = now >= a.periodEndMs ? a.zero : (a.byKey.get(key) ?? a.zero);
       if (!answer.check.allowed) return answer.check;

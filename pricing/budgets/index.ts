@@ -3,4 +3,4 @@ export { alertAtText, BUDGET_FIELDS, BUDGET_PERIODS, BudgetConfigError, DEFAULT_
 export type { Budget, BudgetField, BudgetPeriod } from './budget.js';
 export { periodBounds, type PeriodBounds } from './period.js';
 export { budgetFigures, budgetState, reachedThresholds, thresholdUsd, type BudgetFigures, type BudgetState } from './status.js';
-export { budgetKey, type BudgetSubject } from './match.js';
+export { budgetKey, budgetKeyOf, type BudgetSubject } from './match.js';
