@@ -15,6 +15,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   query: async () => (await import('./query-command.js')).queryCommand,
   prices: async () => (await import('./prices-command.js')).pricesCommand,
   reprice: async () => (await import('./reprice-command.js')).repriceCommand,
+  reconcile: async () => (await import('./reconcile-command.js')).reconcileCommand,
   invoice: async () => (await import('./invoice-command.js')).invoiceCommand,
   credits: async () => (await import('./credits-command.js')).creditsCommand,
   migrate: async () => (await import('./migrate-command.js')).migrateCommand,
@@ -22,7 +23,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
 };
 
 async function overview(): Promise<string> {
-  const commands = await Promise.all(Object.entries(COMMANDS).map(async ([name, load]) => `  ${name.padEnd(9)}${(await load()).summary}`));
+  const commands = await Promise.all(Object.entries(COMMANDS).map(async ([name, load]) => `  ${name.padEnd(11)}${(await load()).summary}`));
   return [
     'genai-ledger: what your AI calls cost, on what, for whom.',
     '',

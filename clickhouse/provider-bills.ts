@@ -191,18 +191,18 @@ export async function readBillGroups(runner: QueryRunner, q: ReconcileQuery): Pr
   const params = { from: q.fromDay, to: q.toDay, providers: q.providers };
   // `day` is the YYYY-MM-DD text alias here: compared as text, which orders as the dates do.
   const where = 'day >= {from:String} AND day < {to:String} AND provider IN {providers:Array(String)}';
-  const costs = await runner.query<{ day: string; provider: string; model: string; token_type: string; amount: string; names: string[] }>(
-    `SELECT toString(day) AS day, provider, ${BILL_MODEL} AS model, token_type, toString(sum(amount_usd)) AS amount,
+  const costs = await runner.query<{ day: string; provider: string; bill_model: string; token_type: string; amount: string; names: string[] }>(
+    `SELECT toString(day) AS day, provider, ${BILL_MODEL} AS bill_model, token_type, toString(sum(amount_usd)) AS amount,
       groupUniqArray(model) AS names
     FROM ${q.database}.provider_costs_exact WHERE ${where}
-    GROUP BY day, provider, model, token_type`, params);
-  const usage = await runner.query<GroupTokens & { day: string; provider: string; model: string; requests: number | null; names: string[] }>(
-    `SELECT toString(day) AS day, provider, ${BILL_MODEL} AS model,
+    GROUP BY day, provider, bill_model, token_type`, params);
+  const usage = await runner.query<GroupTokens & { day: string; provider: string; bill_model: string; requests: number | null; names: string[] }>(
+    `SELECT toString(day) AS day, provider, ${BILL_MODEL} AS bill_model,
       sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
       sum(cache_read_tokens) AS cache_read_tokens, sum(cache_write_tokens) AS cache_write_tokens,
       if(countIf(requests IS NULL) > 0, NULL, sum(requests)) AS requests, groupUniqArray(model) AS names
     FROM ${q.database}.provider_usage_exact WHERE ${where}
-    GROUP BY day, provider, model`, params);
+    GROUP BY day, provider, bill_model`, params);
 
   const groups = new Map<string, BillGroup>();
   const group = (day: string, provider: string, model: string): BillGroup => {
@@ -215,12 +215,12 @@ export async function readBillGroups(runner: QueryRunner, q: ReconcileQuery): Pr
     g.provider_models = [...new Set([...g.provider_models, ...names.filter(Boolean)])].sort();
   };
   for (const c of costs) {
-    const g = group(c.day, c.provider, c.model);
+    const g = group(c.day, c.provider, c.bill_model);
     g.cost_by_type[c.token_type] = canonicalDecimal(c.amount);
     addNames(g, c.names);
   }
   for (const u of usage) {
-    const g = group(u.day, u.provider, u.model);
+    const g = group(u.day, u.provider, u.bill_model);
     g.usage = {
       input_tokens: Number(u.input_tokens), output_tokens: Number(u.output_tokens),
       cache_read_tokens: Number(u.cache_read_tokens), cache_write_tokens: Number(u.cache_write_tokens),
@@ -229,4 +229,15 @@ export async function readBillGroups(runner: QueryRunner, q: ReconcileQuery): Pr
     addNames(g, u.names);
   }
   return [...groups.values()];
+}
+
+/** The providers with a bill line (cost or usage) in the period. */
+export async function readBilledProviders(runner: QueryRunner, q: Omit<ReconcileQuery, 'providers'>): Promise<string[]> {
+  checkQuery({ ...q, providers: [] });
+  const rows = await runner.query<{ provider: string }>(`SELECT DISTINCT provider FROM (
+      SELECT provider FROM ${q.database}.provider_costs_exact WHERE day >= {from:Date} AND day < {to:Date}
+      UNION ALL
+      SELECT provider FROM ${q.database}.provider_usage_exact WHERE day >= {from:Date} AND day < {to:Date})
+    ORDER BY provider`, { from: q.fromDay, to: q.toDay });
+  return rows.map((r) => r.provider);
 }
