@@ -198,4 +198,15 @@ describe('reprice --billing', () => {
     expect(fromStore.totals.total_billed_usd).toBe('0.117525'); // 0.012 + 0.015525 + 0.09
     expect(await cli(['invoice', ...NOV, '--format', 'json'])).toBe(await cli(['invoice', ...NOV, '--rates', ratesChanged, '--format', 'json']));
   }, 120_000);
+
+  it('the cookbook\'s billed_invoice.sql reads billed_daily: lines per model, then the total and margin', async () => {
+    const out = await cli(['query', '--file', 'clickhouse/queries/billed_invoice.sql', '--param', 'org=acme', '--param', 'month=2026-11-01', '--format', 'json']);
+    const lines = (JSON.parse(out) as Array<Record<string, unknown>>).map((r) => [r.line, r.model, r.calls, r.unpriced_calls, r.cost_usd, r.billed_usd, r.margin_usd, r.credits]);
+    // After the card change: gpt-4o 0.012 + 0.015525 = 0.027525 billed, 0.02035 cost; gpt-4o-mini 0.09 and 0.045.
+    expect(lines.map((l) => l.map((v) => (typeof v === 'string' && v.includes('.') ? v.replace(/0+$/, '').replace(/\.$/, '') : v)))).toEqual([
+      ['line', 'gpt-4o-mini', 2, 1, '0.045', '0.09', '0.045', '9'],
+      ['line', 'gpt-4o', 2, 0, '0.02035', '0.027525', '0.007175', '1'],
+      ['total', '', 4, 1, '0.06535', '0.117525', '0.052175', '10'],
+    ]);
+  }, 60_000);
 });
