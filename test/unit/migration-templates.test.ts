@@ -13,6 +13,7 @@ const RECORDED_CHECKSUMS: Record<number, string> = {
   6: '317a2eda9d13f7df6fef63881a3da472c79cdd1c48e3507f5b99e76661a8a847',
   9: '8e0939e19fcc20272b8bb1ce71f2b1788333b7052fd82ce411cab63bf79e70be',
   7: '1ac33d0f1a5767228eed3cf99f356517e4e3614399bfa20b8265a28effae10f2',
+  8: '472db8112620f1c6138276f03744395af192582cb693ab62845189186a8a6f16',
 };
 
 interface Snapshot {
