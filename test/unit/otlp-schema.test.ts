@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { OTLP_TRACE_PROTOS } from '../../collector/otlp/proto/schema.js';
 import { otlpTraceRoot } from '../../collector/otlp/schema.js';
 
-const protoDir = new URL('../../collector/otlp/proto', import.meta.url);
+const protoDir = new URL('../../collector/otlp/proto/', import.meta.url);
 
 describe('embedded OTLP schema', () => {
   it.each(OTLP_TRACE_PROTOS.map(([importPath, source]) => [importPath, source] as const))(
