@@ -162,8 +162,11 @@ export interface ReconcileQuery {
   providers: string[];
 }
 
-/** A bill line's model as the report groups it: the ledger's priced model, else `provider/name`. */
-const BILL_MODEL = "if(priced_model != '', priced_model, if(model = '', concat(provider, '/(not a model)'), concat(provider, '/', model)))";
+/** A bill line's model as the report groups it: the ledger's priced model, else `provider/name` (SQL over provider_costs/provider_usage). */
+export const BILL_MODEL = "if(priced_model != '', priced_model, if(model = '', concat(provider, '/(not a model)'), concat(provider, '/', model)))";
+
+/** A ledger row's model as the report groups it: its priced model, else `provider/model it named` (SQL over ai_usage). */
+export const LEDGER_MODEL = "if(priced_model != '', priced_model, concat(lower(provider), '/', if(response_model != '', response_model, request_model)))";
 
 function checkQuery(q: ReconcileQuery): void {
   if (!IDENTIFIER.test(q.database)) throw new Error(`invalid database name '${q.database}'`);
@@ -174,7 +177,7 @@ function checkQuery(q: ReconcileQuery): void {
 export async function readLedgerGroups(runner: QueryRunner, q: ReconcileQuery): Promise<LedgerGroup[]> {
   checkQuery(q);
   const rows = await runner.query<LedgerGroup>(`SELECT toString(toDate(ts)) AS day, lower(provider) AS provider,
-    if(priced_model != '', priced_model, concat(lower(provider), '/', if(response_model != '', response_model, request_model))) AS model,
+    ${LEDGER_MODEL} AS model,
     toString(sumOrDefault(cost_usd)) AS cost_usd, count() AS calls,
     sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
     sum(cache_read_tokens) AS cache_read_tokens, sum(cache_write_tokens) AS cache_write_tokens

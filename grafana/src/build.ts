@@ -11,12 +11,14 @@ import { findPackageRoot } from '../../clickhouse/migrate.js';
 import { anomalies } from './dashboards/anomalies.js';
 import { models } from './dashboards/models.js';
 import { overview } from './dashboards/overview.js';
+import { reconcileDashboard } from './dashboards/reconcile.js';
 import { tenant } from './dashboards/tenant.js';
 
 /** Each provisioned file and its dashboard. */
 export const DASHBOARDS: Readonly<Record<string, unknown>> = {
   'ai-spend-overview.json': overview,
   'anomalies.json': anomalies,
+  'ledger-vs-bill.json': reconcileDashboard,
   'model-comparison.json': models,
   'tenant-drill-down.json': tenant,
 };

@@ -19,6 +19,7 @@ const TEST_FILES: Record<string, string> = {
   'genai-ledger-tenant': 'tenant.test.ts',
   'genai-ledger-models': 'models-anomalies.test.ts',
   'genai-ledger-anomalies': 'models-anomalies.test.ts',
+  'genai-ledger-reconcile': 'ledger-vs-bill.test.ts',
 };
 const dashboards = loadDashboards();
 
@@ -144,7 +145,8 @@ describe.each(dashboards.map((d) => [d.file, d.dashboard] as const))('%s', (_fil
       expect([v.multi, v.includeAll], v.name).toEqual(single ? [false, false] : [true, true]);
     }
     const filters = d.templating.list.filter((x) => x.type === 'query').map((v) => v.name);
-    expect(filters).toEqual(['org', 'service', 'environment', 'provider', 'model', 'feature']);
+    // A bill has none of the ledger's dimensions but provider and model, which its panels show.
+    expect(filters).toEqual(d.uid === 'genai-ledger-reconcile' ? [] : ['org', 'service', 'environment', 'provider', 'model', 'feature']);
   });
 
   test('multi-value filters go through $__conditionalAll, so All adds no condition', () => {
@@ -163,7 +165,7 @@ describe.each(dashboards.map((d) => [d.file, d.dashboard] as const))('%s', (_fil
   test('every query reads the ledger through exact relations (FINAL views), never ai_usage itself', () => {
     const allowed = new Set(['ai_usage_exact', 'ai_usage_hourly_exact', 'ai_usage_hourly_by_time_exact', 'ai_usage_latency_hourly_exact', 'ai_usage_daily_exact', 'model_prices_exact',
       'ai_usage_hourly_by_model_exact', 'ai_usage_hourly_by_org_exact', 'ai_usage_hourly_by_feature_exact', 'ai_usage_hourly_by_org_model_exact', 'ai_usage_latency_daily_exact', 'ai_usage_daily_by_org_exact',
-      'ai_usage_hourly_by_org_conversation_exact', 'ai_usage_unpriced_exact']);
+      'ai_usage_hourly_by_org_conversation_exact', 'ai_usage_unpriced_exact', 'provider_costs_exact', 'provider_usage_exact']);
     for (const q of dashboardQueries(d)) {
       for (const m of q.rawSql.matchAll(/\b(?:FROM|JOIN)\s+([A-Za-z_][\w.]*)\b(?!\s*\()/g)) {
         expect(allowed.has(m[1]!), `${q.name} reads ${m[1]}`).toBe(true);
@@ -195,6 +197,6 @@ describe.each(dashboards.map((d) => [d.file, d.dashboard] as const))('%s', (_fil
   });
 });
 
-test('the four dashboards are there, with distinct uids', () => {
-  expect(dashboards.map((d) => d.dashboard.uid).sort()).toEqual(['genai-ledger-anomalies', 'genai-ledger-models', 'genai-ledger-overview', 'genai-ledger-tenant']);
+test('the five dashboards are there, with distinct uids', () => {
+  expect(dashboards.map((d) => d.dashboard.uid).sort()).toEqual(['genai-ledger-anomalies', 'genai-ledger-models', 'genai-ledger-overview', 'genai-ledger-reconcile', 'genai-ledger-tenant']);
 });

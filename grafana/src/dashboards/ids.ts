@@ -3,3 +3,4 @@ export const OVERVIEW = { uid: 'genai-ledger-overview', title: 'GenAI ledger · 
 export const TENANT = { uid: 'genai-ledger-tenant', title: 'GenAI ledger · Tenant drill-down' };
 export const MODELS = { uid: 'genai-ledger-models', title: 'GenAI ledger · Model comparison' };
 export const ANOMALIES = { uid: 'genai-ledger-anomalies', title: 'GenAI ledger · Anomalies' };
+export const RECONCILE = { uid: 'genai-ledger-reconcile', title: 'GenAI ledger · Ledger vs bill' };
