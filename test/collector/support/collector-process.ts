@@ -8,7 +8,7 @@ import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { readDiscoveryFile } from '../../../collector/discovery.js';
 
-export const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const ENTRY = fileURLToPath(new URL('./cli-entry.ts', import.meta.url));
 
 export interface CollectorProcess {
