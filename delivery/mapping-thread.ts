@@ -55,9 +55,10 @@ export class MappingThread {
   ): MappingThread | undefined {
     const prices = priceBookOptions(options.prices);
     if (!prices) return undefined;
-    const { attribution, attributeAllowList, maxAttributeLength, trustReportedCost } = options;
+    const { attribution, attributeAllowList, maxAttributeLength, trustReportedCost, frameworkSpans } = options;
     const nice = options.mappingThreadNice ?? DEFAULT_MAPPING_THREAD_NICE;
-    return new MappingThread(spawnWorker({ mapper: { attribution, attributeAllowList, maxAttributeLength, trustReportedCost }, prices, nice, jobs }));
+    const mapper = { attribution, attributeAllowList, maxAttributeLength, trustReportedCost, frameworkSpans };
+    return new MappingThread(spawnWorker({ mapper, prices, nice, jobs }));
   }
 
   private constructor(worker: Worker) {

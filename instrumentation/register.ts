@@ -4,6 +4,8 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchSpanProcessor, type BufferConfig, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { GenAiLedgerExporter, type GenAiLedgerExporterOptions } from '../exporter/span-exporter.js';
+import { detectInstrumentations } from './auto-detect.js';
+import { installedPackages } from './package-probe.js';
 import { UsageContextSpanProcessor, type UsageContextSpanProcessorOptions } from './usage-context.js';
 
 export interface RegisterOptions extends GenAiLedgerExporterOptions, UsageContextSpanProcessorOptions {
@@ -16,7 +18,11 @@ export interface RegisterOptions extends GenAiLedgerExporterOptions, UsageContex
    * OTEL_EXPORTER_OTLP_* settings, or the traces URL. Needs @opentelemetry/exporter-trace-otlp-proto.
    */
   otlp?: boolean | string;
-  /** Instrumentations to enable. Default 'auto': the installed GenAI instrumentations (one per SDK). */
+  /**
+   * Instrumentations to enable. Default 'auto': for each installed AI SDK, the preferred installed
+   * instrumentation that supports it (instrumentation-preferences.ts), one line each on `diag`; with a
+   * LangChain instrumentation and a provider's, `frameworkSpans` defaults to 'wrappers' (one row per call).
+   */
   instrumentations?: 'auto' | Instrumentation[];
   /** BatchSpanProcessor settings for the ledger exporter. */
   batch?: BufferConfig;
@@ -33,18 +39,6 @@ export interface Registration {
 }
 
 /**
- * OpenAI instrumentations in order of preference. Only the first installed one is enabled: two
- * would record every call twice. The `ai` SDK needs none (it uses the global tracer provider).
- * OpenLLMetry's Anthropic instrumentation is left out of 'auto': with @anthropic-ai/sdk 1.x its
- * module hook makes `require('@anthropic-ai/sdk')` throw (see test/fixtures/captured/README.md).
- */
-const AUTO_OPENAI = [
-  ['@opentelemetry/instrumentation-openai', 'OpenAIInstrumentation'],
-  ['@arizeai/openinference-instrumentation-openai', 'OpenAIInstrumentation'],
-  ['@traceloop/instrumentation-openai', 'OpenAIInstrumentation'],
-] as const;
-
-/**
  * Sets up the OTel Node SDK for AI spend: a global tracer provider whose spans go to the ledger
  * (and optionally to OTLP), attribution from `withUsageContext` (from inbound baggage only with
  * `trustBaggage`), and the GenAI instrumentations.
@@ -53,7 +47,10 @@ const AUTO_OPENAI = [
 export async function register(options: RegisterOptions = {}): Promise<Registration> {
   // First: a bad trustBaggage key throws before the exporter opens the store.
   const attribution = new UsageContextSpanProcessor({ trustBaggage: options.trustBaggage });
-  const exporter = new GenAiLedgerExporter(options);
+  const auto = options.instrumentations === undefined || options.instrumentations === 'auto';
+  const detected = auto ? await detectInstrumentations(installedPackages, { frameworkSpans: options.frameworkSpans }) : undefined;
+  for (const line of detected?.log ?? []) diag[line.level](line.message);
+  const exporter = new GenAiLedgerExporter(detected ? { ...options, frameworkSpans: detected.frameworkSpans } : options);
   const processors = [attribution, new BatchSpanProcessor(exporter, options.batch)];
   if (options.otlp) processors.push(new BatchSpanProcessor(await otlpExporter(options.otlp)));
 
@@ -67,9 +64,7 @@ export async function register(options: RegisterOptions = {}): Promise<Registrat
   });
   provider.register();
 
-  const instrumentations = options.instrumentations === undefined || options.instrumentations === 'auto'
-    ? await installedInstrumentations()
-    : options.instrumentations;
+  const instrumentations = detected?.instrumentations ?? (options.instrumentations as Instrumentation[]);
   const unregister = registerInstrumentations({
     instrumentations, tracerProvider: provider, meterProvider: metrics.getMeterProvider(),
   });
@@ -86,19 +81,6 @@ export async function register(options: RegisterOptions = {}): Promise<Registrat
       await provider.shutdown();
     },
   };
-}
-
-async function installedInstrumentations(): Promise<Instrumentation[]> {
-  for (const [pkg, name] of AUTO_OPENAI) {
-    try {
-      const module = (await import(pkg)) as Record<string, new () => Instrumentation>;
-      return [new module[name]!()];
-    } catch {
-      // not installed: try the next one
-    }
-  }
-  diag.info('genai-ledger: no OpenAI instrumentation installed; only the ai SDK and recordUsage() spans are recorded');
-  return [];
 }
 
 async function otlpExporter(otlp: true | string): Promise<SpanExporter> {
