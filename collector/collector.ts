@@ -94,6 +94,7 @@ export async function startCollector(config: CollectorConfig, options: StartOpti
     ...(config.spool ? { spool: { dir: config.spool.dir, maxBytes: config.spool.maxBytes, fsync: config.spool.fsync } } : {}),
     ...(config.prices ? { prices: config.prices } : {}),
     ...(config.ttlDays ? { ttlDays: config.ttlDays } : {}),
+    frameworkSpans: config.frameworkSpans,
     writer: {
       maxQueueRows: config.maxQueueRows,
       maxQueueBytes: config.maxQueueBytes,
@@ -112,7 +113,7 @@ export async function startCollector(config: CollectorConfig, options: StartOpti
   // requests are decoded here (the hook sees the spans), so no thread is started.
   const thread = options.mappingThread === false || options.hook
     ? undefined
-    : MappingThread.start({ ...(config.prices ? { prices: config.prices } : {}), mappingThreadNice: 0 }, [OTLP_REQUEST_JOB]);
+    : MappingThread.start({ ...(config.prices ? { prices: config.prices } : {}), frameworkSpans: config.frameworkSpans, mappingThreadNice: 0 }, [OTLP_REQUEST_JOB]);
   const closeLedger = async (): Promise<void> => {
     await thread?.close();
     await ledger.close();

@@ -59,6 +59,8 @@ export interface CollectorConfig {
   /** Raw rows' retention when ai_usage is created; undefined = forever. */
   ttlDays: number | undefined;
   logLevel: LogLevel;
+  /** LangChain's model-call spans: the calls, or wrappers of the provider spans that record them too (MapperOptions.frameworkSpans). */
+  frameworkSpans: FrameworkSpans;
   /** Write <store>/collector.json for an embedded store so the CLI finds the query endpoint. */
   discovery: boolean;
   /**
@@ -94,6 +96,8 @@ interface Setting {
 }
 
 const MiB = 1024 * 1024;
+const FRAMEWORK_SPANS = ['calls', 'wrappers'] as const;
+type FrameworkSpans = (typeof FRAMEWORK_SPANS)[number];
 
 /** Every flag, its variable, default and meaning. The order is the --help order. */
 export const SETTINGS = {
@@ -119,6 +123,7 @@ export const SETTINGS = {
   shutdownTimeout: { flag: 'shutdown-timeout', env: 'GENAI_LEDGER_SHUTDOWN_TIMEOUT', kind: 'seconds', default: '30', doc: 'longest a SIGTERM drain may take, seconds' },
   ttlDays: { flag: 'ttl-days', env: 'GENAI_LEDGER_TTL_DAYS', kind: 'count', default: undefined, doc: 'keep raw rows N days (applied when ai_usage is created)' },
   logLevel: { flag: 'log-level', env: 'GENAI_LEDGER_LOG_LEVEL', kind: 'level', default: 'info', doc: `JSON log lines on stderr at this level and above (${LOG_LEVELS.join('|')})` },
+  frameworkSpans: { flag: 'framework-spans', env: 'GENAI_LEDGER_FRAMEWORK_SPANS', kind: 'string', default: 'calls', doc: 'LangChain instrumentations\' model-call spans: calls (rows), or wrappers when the apps also run a provider instrumentation, whose spans of the same calls are then the rows' },
   discovery: { flag: 'discovery', env: 'GENAI_LEDGER_DISCOVERY', kind: 'bool', default: 'on', doc: 'write <store>/collector.json (mode 0600) so CLI readers find the query endpoint' },
   spool: { flag: 'spool', env: 'GENAI_LEDGER_SPOOL', kind: 'bool', default: 'on', doc: 'durable write-ahead spool: answer 200 only once the rows are fsync\'d on disk, so they survive ClickHouse outages and SIGKILL (off, or --no-spool: rows wait in memory only)' },
   spoolDir: { flag: 'spool-dir', env: 'GENAI_LEDGER_SPOOL_DIR', kind: 'string', default: undefined, doc: 'spool directory, one collector at a time (default: <store>/spool for an embedded store; required with a ClickHouse URL unless the spool is off)' },
@@ -210,6 +215,8 @@ export function parseCollectorConfig(argv: readonly string[], env: NodeJS.Proces
 
   const level = (raw('logLevel').value ?? '').trim().toLowerCase();
   if (!(LOG_LEVELS as readonly string[]).includes(level)) fail('logLevel', LOG_LEVELS.join(' | '), level);
+  const frameworkSpans = (raw('frameworkSpans').value ?? '').trim().toLowerCase();
+  if (!(FRAMEWORK_SPANS as readonly string[]).includes(frameworkSpans)) fail('frameworkSpans', FRAMEWORK_SPANS.join(' | '), frameworkSpans);
 
   let tokens: TokenEntry[] = [];
   let tokensSource = 'none';
@@ -291,6 +298,7 @@ export function parseCollectorConfig(argv: readonly string[], env: NodeJS.Proces
     shutdownTimeoutMs: Math.round(num('shutdownTimeout', 0.1) * 1000),
     ttlDays: ttl === undefined ? undefined : num('ttlDays', 1, 100_000),
     logLevel: level as LogLevel,
+    frameworkSpans: frameworkSpans as FrameworkSpans,
     discovery: bool('discovery'),
     spool,
     faultInjection: env.GENAI_LEDGER_FAULT_INJECTION === '1',
