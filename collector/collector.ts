@@ -25,6 +25,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import { createStoreClient, describeStore, parseStore, storeDatabase, StoreLockedError, type Store } from '../clickhouse/store.js';
 import { Ledger } from '../delivery/ledger.js';
 import { MappingThread } from '../delivery/mapping-thread.js';
+import { startBudgetAlerting } from './budget-alerting.js';
 import { FaultSwitch } from './fault-injection.js';
 import { IdleFlusher, QueueAdmission } from './admission.js';
 import { TokenAuthenticator } from './auth.js';
@@ -114,7 +115,17 @@ export async function startCollector(config: CollectorConfig, options: StartOpti
   const thread = options.mappingThread === false || options.hook
     ? undefined
     : MappingThread.start({ ...(config.prices ? { prices: config.prices } : {}), frameworkSpans: config.frameworkSpans, mappingThreadNice: 0 }, [OTLP_REQUEST_JOB]);
+  let budgetAlerting;
+  try {
+    budgetAlerting = startBudgetAlerting(config, ledger, log);
+  } catch (error) {
+    await thread?.close();
+    await ledger.close();
+    await faultClient?.close().catch(() => undefined);
+    throw error;
+  }
   const closeLedger = async (): Promise<void> => {
+    await budgetAlerting?.close();
     await thread?.close();
     await ledger.close();
     await faultClient?.close().catch(() => undefined);
@@ -147,7 +158,10 @@ export async function startCollector(config: CollectorConfig, options: StartOpti
   let draining = false;
   const isDraining = (): boolean => draining;
   const capacity = { rows: config.maxQueueRows, bytes: config.maxQueueBytes };
-  const metrics = new CollectorMetrics(() => ledger.stats, capacity, { spool: ledger.durable, storeWaiting: () => ledger.waitingFor !== undefined });
+  const metrics = new CollectorMetrics(() => ledger.stats, capacity, {
+    spool: ledger.durable, storeWaiting: () => ledger.waitingFor !== undefined,
+    ...(budgetAlerting ? { budgetAlerts: () => budgetAlerting.stats() } : {}),
+  });
   const auth = new TokenAuthenticator(config.tokens);
   // Probes get a session of their own, so a long user query never makes the collector look unready.
   const probe = openReader(store, readOnlySettings(config.query));

@@ -61,6 +61,12 @@ export interface CollectorConfig {
   logLevel: LogLevel;
   /** LangChain's model-call spans: the calls, or wrappers of the provider spans that record them too (MapperOptions.frameworkSpans). */
   frameworkSpans: FrameworkSpans;
+  /** Budgets file (JSON or YAML) whose alerts the collector fires; undefined = no budget alerts. */
+  budgets: string | undefined;
+  /** Where budget alerts are POSTed (signed with GENAI_LEDGER_ALERT_WEBHOOK_SECRET when set); undefined = logged only. */
+  alertWebhook: string | undefined;
+  /** HMAC-SHA256 key of the alerts' signature: from the environment only, never a flag (it would show in `ps`). */
+  alertWebhookSecret: string | undefined;
   /** Write <store>/collector.json for an embedded store so the CLI finds the query endpoint. */
   discovery: boolean;
   /**
@@ -124,6 +130,8 @@ export const SETTINGS = {
   ttlDays: { flag: 'ttl-days', env: 'GENAI_LEDGER_TTL_DAYS', kind: 'count', default: undefined, doc: 'keep raw rows N days (applied when ai_usage is created)' },
   logLevel: { flag: 'log-level', env: 'GENAI_LEDGER_LOG_LEVEL', kind: 'level', default: 'info', doc: `JSON log lines on stderr at this level and above (${LOG_LEVELS.join('|')})` },
   frameworkSpans: { flag: 'framework-spans', env: 'GENAI_LEDGER_FRAMEWORK_SPANS', kind: 'string', default: 'calls', doc: 'LangChain instrumentations\' model-call spans: calls (rows), or wrappers when the apps also run a provider instrumentation, whose spans of the same calls are then the rows' },
+  budgets: { flag: 'budgets', env: 'GENAI_LEDGER_BUDGETS', kind: 'string', default: undefined, doc: 'budgets file (JSON or YAML): alerts fire once per budget, period and alert_at threshold as rows are written' },
+  alertWebhook: { flag: 'alert-webhook', env: 'GENAI_LEDGER_ALERT_WEBHOOK', kind: 'string', default: undefined, doc: 'URL budget alerts are POSTed to, retried until a 2xx (signed with GENAI_LEDGER_ALERT_WEBHOOK_SECRET when set); none: alerts are logged' },
   discovery: { flag: 'discovery', env: 'GENAI_LEDGER_DISCOVERY', kind: 'bool', default: 'on', doc: 'write <store>/collector.json (mode 0600) so CLI readers find the query endpoint' },
   spool: { flag: 'spool', env: 'GENAI_LEDGER_SPOOL', kind: 'bool', default: 'on', doc: 'durable write-ahead spool: answer 200 only once the rows are fsync\'d on disk, so they survive ClickHouse outages and SIGKILL (off, or --no-spool: rows wait in memory only)' },
   spoolDir: { flag: 'spool-dir', env: 'GENAI_LEDGER_SPOOL_DIR', kind: 'string', default: undefined, doc: 'spool directory, one collector at a time (default: <store>/spool for an embedded store; required with a ClickHouse URL unless the spool is off)' },
@@ -207,6 +215,17 @@ export function parseCollectorConfig(argv: readonly string[], env: NodeJS.Proces
     if (value === undefined) return undefined;
     if (value.trim() === '') return fail(name, 'a non-empty value', value);
     return value.trim();
+  };
+
+  const webhookUrl = (value: string | undefined): string | undefined => {
+    if (value === undefined) return undefined;
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      return fail('alertWebhook', 'an http(s) URL', value);
+    }
+    return url.protocol === 'http:' || url.protocol === 'https:' ? value : fail('alertWebhook', 'an http(s) URL', value);
   };
 
   const host = str('host')!;
@@ -299,6 +318,9 @@ export function parseCollectorConfig(argv: readonly string[], env: NodeJS.Proces
     ttlDays: ttl === undefined ? undefined : num('ttlDays', 1, 100_000),
     logLevel: level as LogLevel,
     frameworkSpans: frameworkSpans as FrameworkSpans,
+    budgets: str('budgets'),
+    alertWebhook: webhookUrl(str('alertWebhook')),
+    alertWebhookSecret: env.GENAI_LEDGER_ALERT_WEBHOOK_SECRET?.trim() || undefined,
     discovery: bool('discovery'),
     spool,
     faultInjection: env.GENAI_LEDGER_FAULT_INJECTION === '1',

@@ -4,6 +4,7 @@
  * callback gauges/counters and one histogram are all the collector needs.
  */
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import type { BudgetAlertStats } from '../delivery/budgets/alerts.js';
 import type { LedgerStats } from '../delivery/ledger.js';
 
 type Labels = Record<string, string>;
@@ -113,7 +114,11 @@ export class CollectorMetrics {
   readonly refused: Counter;
   readonly queries: Counter;
 
-  constructor(stats: () => LedgerStats | undefined, queueCapacity: { rows: number; bytes: number }, options: { spool?: boolean; storeWaiting?: () => boolean } = {}) {
+  constructor(
+    stats: () => LedgerStats | undefined,
+    queueCapacity: { rows: number; bytes: number },
+    options: { spool?: boolean; storeWaiting?: () => boolean; budgetAlerts?: () => BudgetAlertStats | undefined } = {},
+  ) {
     const r = this.registry;
     const p = 'genai_ledger_';
     const stat = (read: (s: LedgerStats) => number) => () => {
@@ -146,6 +151,17 @@ export class CollectorMetrics {
     r.add(new Observed(`${p}insert_retried_batches_total`, 'Inserts that failed at least once and were retried.', 'counter', stat((s) => s.retriedBatches)));
     r.add(new Observed(`${p}insert_failed_batches_total`, 'Inserts given up after the last retry (insert errors).', 'counter', stat((s) => s.failedBatches)));
     r.add(new Observed(`${p}insert_last_duration_seconds`, 'Duration of the last insert attempt.', 'gauge', stat((s) => s.lastInsertLatencyMs / 1000)));
+    const alerts = options.budgetAlerts;
+    if (alerts) {
+      const al = (read: (s: BudgetAlertStats) => number) => () => {
+        const s = alerts();
+        return s ? read(s) : 0;
+      };
+      r.add(new Observed(`${p}budget_alerts_sent_total`, 'Budget alerts this collector delivered (2xx from the webhook, or logged without one).', 'counter', al((s) => s.sent)));
+      r.add(new Observed(`${p}budget_alert_failed_attempts_total`, 'Webhook attempts that did not get a 2xx (retried with backoff).', 'counter', al((s) => s.failedAttempts)));
+      r.add(new Observed(`${p}budget_alerts_pending`, 'Budget alerts won by this collector and not delivered yet.', 'gauge', al((s) => s.pending)));
+      r.add(new Observed(`${p}budget_refresh_errors_total`, 'Reads of budget spend that failed (tried again at the next poll).', 'counter', al((s) => s.refreshErrors)));
+    }
     if (options.spool) {
       const sp = (read: (s: NonNullable<LedgerStats['spool']>) => number) => () => {
         const s = stats()?.spool;
