@@ -6,6 +6,7 @@ import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { GenAiLedgerExporter, type GenAiLedgerExporterOptions } from '../exporter/span-exporter.js';
 import { detectInstrumentations } from './auto-detect.js';
 import { installedPackages } from './package-probe.js';
+import { supportProblem } from './support.js';
 import { UsageContextSpanProcessor, type UsageContextSpanProcessorOptions } from './usage-context.js';
 
 export interface RegisterOptions extends GenAiLedgerExporterOptions, UsageContextSpanProcessorOptions {
@@ -44,9 +45,17 @@ export interface Registration {
  * `trustBaggage`), and the GenAI instrumentations.
  * Call it before the app imports the AI SDKs, so module hooks can patch them.
  */
+/** The packages whose versions supportProblem() judges. */
+const SUPPORT_CHECKED = ['@opentelemetry/api', '@opentelemetry/sdk-node', '@opentelemetry/sdk-trace', '@opentelemetry/instrumentation-openai', 'openai'];
+
 export async function register(options: RegisterOptions = {}): Promise<Registration> {
   // First: a bad trustBaggage key throws before the exporter opens the store.
   const attribution = new UsageContextSpanProcessor({ trustBaggage: options.trustBaggage });
+  const problem = supportProblem({
+    node: process.versions.node,
+    packages: Object.fromEntries(SUPPORT_CHECKED.map((pkg) => [pkg, installedPackages.version(pkg)])),
+  });
+  if (problem) diag.error(`genai-ledger register(): ${problem}`); // said, never thrown: the app keeps running
   const auto = options.instrumentations === undefined || options.instrumentations === 'auto';
   const detected = auto ? await detectInstrumentations(installedPackages, { frameworkSpans: options.frameworkSpans }) : undefined;
   for (const line of detected?.log ?? []) diag[line.level](line.message);
