@@ -14,9 +14,9 @@ import { ALL, allPanels, DATASOURCE_TYPE, DATASOURCE_UID, dashboardQueries, expa
 
 const root = findPackageRoot();
 /** The test file that runs each dashboard's panels and variables with asserted figures. */
-const TEST_FILES: Record<string, string> = {
-  'genai-ledger-overview': 'overview.test.ts',
-  'genai-ledger-tenant': 'tenant.test.ts',
+const TEST_FILES: Record<string, string | string[]> = {
+  'genai-ledger-overview': ['overview.test.ts', 'margin.test.ts'],
+  'genai-ledger-tenant': ['tenant.test.ts', 'margin.test.ts'],
   'genai-ledger-models': 'models-anomalies.test.ts',
   'genai-ledger-anomalies': 'models-anomalies.test.ts',
   'genai-ledger-reconcile': 'ledger-vs-bill.test.ts',
@@ -165,7 +165,7 @@ describe.each(dashboards.map((d) => [d.file, d.dashboard] as const))('%s', (_fil
   test('every query reads the ledger through exact relations (FINAL views), never ai_usage itself', () => {
     const allowed = new Set(['ai_usage_exact', 'ai_usage_hourly_exact', 'ai_usage_hourly_by_time_exact', 'ai_usage_latency_hourly_exact', 'ai_usage_daily_exact', 'model_prices_exact',
       'ai_usage_hourly_by_model_exact', 'ai_usage_hourly_by_org_exact', 'ai_usage_hourly_by_feature_exact', 'ai_usage_hourly_by_org_model_exact', 'ai_usage_latency_daily_exact', 'ai_usage_daily_by_org_exact',
-      'ai_usage_hourly_by_org_conversation_exact', 'ai_usage_unpriced_exact', 'provider_costs_exact', 'provider_usage_exact']);
+      'ai_usage_hourly_by_org_conversation_exact', 'ai_usage_unpriced_exact', 'provider_costs_exact', 'provider_usage_exact', 'billed_daily_exact']);
     for (const q of dashboardQueries(d)) {
       for (const m of q.rawSql.matchAll(/\b(?:FROM|JOIN)\s+([A-Za-z_][\w.]*)\b(?!\s*\()/g)) {
         expect(allowed.has(m[1]!), `${q.name} reads ${m[1]}`).toBe(true);
@@ -188,7 +188,7 @@ describe.each(dashboards.map((d) => [d.file, d.dashboard] as const))('%s', (_fil
   test('every panel and variable query is run, with figures asserted, by the dashboard\'s test file', () => {
     const file = TEST_FILES[d.uid];
     expect(file, `no test file for ${d.uid}`).toBeDefined();
-    const source = readFileSync(join(root, 'test', 'dashboards', file as string), 'utf8');
+    const source = [file ?? []].flat().map((f) => readFileSync(join(root, 'test', 'dashboards', f), 'utf8')).join('\n');
     expect(source).toContain(`'${d.uid}'`);
     for (const q of dashboardQueries(d)) {
       const needle = q.kind === 'variable' ? `values('${q.name}'` : `'${q.name}'`;

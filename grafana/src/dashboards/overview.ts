@@ -2,6 +2,7 @@
 import { BY_FEATURE, BY_MODEL, DAILY_BY_ORG, exact, HOURLY_BY_TIME, LATENCY_DAILY, UNPRICED, type Rollup } from '../../../clickhouse/rollups.js';
 import { dashboard } from '../dashboard.js';
 import { row, stat, table, type GridPos, type Panel } from '../model.js';
+import { marginTable, marginTotals } from '../margin.js';
 import { spendOverTime, totals, unpricedCalls, type Read } from '../panels.js';
 import { filterClause, FILTERS } from '../query/filters.js';
 import { rollupQuery } from '../query/rollup-query.js';
@@ -152,5 +153,9 @@ ${where(['$__timeFilter(ts)', 'hour >= toStartOfHour($__fromTime) AND hour <= $_
 ORDER BY ts DESC, trace_id, span_id
 LIMIT 500`,
     }),
+    row(12, 'Chargeback: billed against cost', 33),
+    marginTotals(13, { h: 4, w: 24, x: 0, y: 34 }, FILTERS),
+    marginTable({ id: 14, title: 'Billed against cost per org', gridPos: { h: 9, w: 14, x: 0, y: 38 }, filters: FILTERS, by: ['org_id', 'org'], fields: { org: drillDownToOrg(TENANT) } }),
+    marginTable({ id: 15, title: 'Orgs with a negative margin', gridPos: { h: 9, w: 10, x: 14, y: 38 }, filters: FILTERS, by: ['org_id', 'org'], negativeOnly: true, fields: { org: drillDownToOrg(TENANT) } }),
   ],
 });

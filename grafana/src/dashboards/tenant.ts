@@ -2,6 +2,7 @@
 import { BY_ORG_CONVERSATION, BY_ORG_MODEL, exact, HOURLY } from '../../../clickhouse/rollups.js';
 import { dashboard } from '../dashboard.js';
 import { stat, table, timeseries } from '../model.js';
+import { marginTable, marginTotals } from '../margin.js';
 import { spendOverTime, totals, unpricedCalls, type Read } from '../panels.js';
 import { ORG, TENANT_FILTERS } from '../query/filters.js';
 import { LEDGER, rollupQuery, rollupWhere, type Column } from '../query/rollup-query.js';
@@ -213,5 +214,7 @@ ORDER BY ${spendOrNull} DESC NULLS LAST, conversation
 LIMIT 20`,
       fields: { spend: usd(4) },
     }),
+    marginTotals(10, { h: 9, w: 8, x: 0, y: 36 }, TENANT_FILTERS),
+    marginTable({ id: 11, title: 'Billed against cost per feature', gridPos: { h: 9, w: 16, x: 8, y: 36 }, filters: TENANT_FILTERS, by: ['feature', 'feature'] }),
   ],
 });
