@@ -255,6 +255,7 @@ const SHORT: Record<string, string> = {
   'genai-ledger-tenant': 'tenant',
   'genai-ledger-models': 'models',
   'genai-ledger-anomalies': 'anomalies',
+  'genai-ledger-reconcile': 'bill',
 };
 
 async function main(): Promise<void> {
@@ -277,7 +278,7 @@ async function main(): Promise<void> {
     const from = new Date(END.getTime() - rangeDays * 86_400_000);
     const topOrg = await scalar(client, `SELECT org_id FROM ai_usage_hourly_exact GROUP BY org_id ORDER BY sum(calls) DESC LIMIT 1`);
     const orgShare = await scalar(client, `SELECT round(100 * sumIf(calls, org_id = '${topOrg}') / sum(calls), 1) FROM ai_usage_hourly_exact`);
-    const all: Record<string, VariableState> = { org: ALL, service: ALL, environment: ALL, provider: ALL, model: ALL, feature: ALL, factor: { value: '2' }, min_spend: { value: '1' } };
+    const all: Record<string, VariableState> = { org: ALL, service: ALL, environment: ALL, provider: ALL, model: ALL, feature: ALL, factor: { value: '2' }, min_spend: { value: '1' }, tolerance: { value: '0.05' } };
     out(`queries: ${from.toISOString()} .. ${to.toISOString()} (${rangeDays} days), all variables All; tenant = ${topOrg} (${orgShare} % of calls); ${runs} runs each (raw comparisons ${rawRuns})`);
 
     out();
