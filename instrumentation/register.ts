@@ -46,7 +46,10 @@ export interface Registration {
  * Call it before the app imports the AI SDKs, so module hooks can patch them.
  */
 /** The packages whose versions supportProblem() judges. */
-const SUPPORT_CHECKED = ['@opentelemetry/api', '@opentelemetry/sdk-node', '@opentelemetry/sdk-trace', '@opentelemetry/instrumentation-openai', 'openai'];
+const SUPPORT_CHECKED = [
+  '@opentelemetry/api', '@opentelemetry/sdk-node', '@opentelemetry/sdk-trace', '@opentelemetry/instrumentation-openai', 'openai',
+  '@opentelemetry/instrumentation-aws-sdk',
+];
 
 export async function register(options: RegisterOptions = {}): Promise<Registration> {
   // First: a bad trustBaggage key throws before the exporter opens the store.

@@ -26,6 +26,7 @@ const NODE_RULES: readonly NodeRule[] = [
   { package: '@opentelemetry/sdk-trace', versions: '>=3.0.0', node: '>=22.15.0' },
   { package: '@opentelemetry/instrumentation-openai', versions: '>=0.22.0', node: '>=22.15.0' },
   { package: 'openai', versions: '>=7.0.0', node: '>=22.0.0' },
+  { package: '@opentelemetry/instrumentation-aws-sdk', versions: '>=0.79.0', node: '>=22.15.0' },
 ];
 
 /** This package's own floor: its OpenTelemetry JS 2.x dependencies declare Node >= 20.6. */
