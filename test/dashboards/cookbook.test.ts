@@ -29,7 +29,7 @@ describe('cookbook files', () => {
   const files = readdirSync(dir).filter((f) => f.endsWith('.sql'));
   test('the cookbook', () => {
     expect(files.sort()).toEqual([
-      'cache_savings.sql', 'monthly_invoice.sql', 'org_total.sql', 'spend_forecast.sql', 'top_conversations.sql',
+      'billed_invoice.sql', 'cache_savings.sql', 'monthly_invoice.sql', 'org_total.sql', 'spend_forecast.sql', 'top_conversations.sql',
       'usage_by_conversation.sql', 'usage_by_date_range.sql', 'usage_by_model.sql', 'user_total.sql',
     ]);
   });
@@ -48,7 +48,7 @@ describe('cookbook files', () => {
     }
     const body = text.split('\n').filter((l) => !l.startsWith('--')).join('\n');
     for (const m of body.matchAll(/\b(?:FROM|JOIN)\s+([A-Za-z_][\w.]*)\b(?!\s*\()/g)) {
-      expect(['ai_usage_exact', 'ai_usage_hourly_exact', 'ai_usage_daily_exact', 'model_prices_exact'], file).toContain(m[1]);
+      expect(['ai_usage_exact', 'ai_usage_hourly_exact', 'ai_usage_daily_exact', 'model_prices_exact', 'billed_daily_exact'], file).toContain(m[1]);
     }
   });
 });

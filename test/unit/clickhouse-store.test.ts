@@ -70,6 +70,9 @@ describe('migrations', () => {
       '4_rollup_layout',
       '5_small_rollups',
       '6_conversations_unpriced',
+      '7_budgets',
+      '8_rate_cards',
+      '9_provider_bills',
     ]);
   });
 
