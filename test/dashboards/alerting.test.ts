@@ -16,11 +16,40 @@ import { expandQuery } from './macros.js';
 import { openFixtureStore, type FixtureStore, type Row } from './support.js';
 
 const ROOT = findPackageRoot();
-const readYaml = (path: string): any => parse(readFileSync(join(ROOT, path), 'utf8'));
-const file = parse(readFileSync(alertingFile(), 'utf8'));
-const datasourceUid: string = readYaml('grafana/provisioning/datasources/clickhouse.yaml').datasources[0].uid;
-const rules: any[] = file.groups.flatMap((g: any) => g.rules);
-const ruleQuery = (uid: string): any => rules.find((r) => r.uid === uid).data[0];
+
+/** The slice of Grafana's alerting provisioning schema the file uses. */
+interface Query {
+  refId: string;
+  datasourceUid: string;
+  relativeTimeRange?: { from: number; to: number };
+  model: Record<string, unknown> & { rawSql?: string };
+}
+interface Rule {
+  uid: string;
+  title: string;
+  condition: string;
+  data: [Query, Query];
+  for: string;
+  noDataState: string;
+  execErrState: string;
+  labels: Record<string, string>;
+  notification_settings: { receiver: string };
+}
+interface ProvisioningFile {
+  apiVersion: number;
+  groups: Array<{ orgId: number; name: string; folder: string; interval: string; rules: Rule[] }>;
+  contactPoints: Array<{ orgId: number; name: string; receivers: Array<{ uid: string; type: string; settings: Record<string, string> }> }>;
+}
+
+const readYaml = <T>(path: string): T => parse(readFileSync(join(ROOT, path), 'utf8')) as T;
+const file = parse(readFileSync(alertingFile(), 'utf8')) as ProvisioningFile;
+const datasourceUid = readYaml<{ datasources: Array<{ uid: string }> }>('grafana/provisioning/datasources/clickhouse.yaml').datasources[0]!.uid;
+const rules = file.groups.flatMap((g) => g.rules);
+function ruleQuery(uid: string): Query & { relativeTimeRange: { from: number; to: number }; model: { rawSql: string } } {
+  const query = rules.find((r) => r.uid === uid)?.data[0];
+  if (query?.relativeTimeRange === undefined || query.model.rawSql === undefined) throw new Error(`no rule query ${uid}`);
+  return query as ReturnType<typeof ruleQuery>;
+}
 
 /** Grafana's duration syntax for `interval` and `for`. */
 const DURATION = /^\d+[smhd]$/;
@@ -38,7 +67,7 @@ describe('alerting provisioning file', () => {
       expect(group.interval).toMatch(DURATION);
     }
     expect(rules.map((r) => r.uid)).toEqual(['genai-ledger-budget-threshold', 'genai-ledger-spend-jump']);
-    const receivers = new Set(file.contactPoints.map((c: any) => c.name));
+    const receivers = new Set(file.contactPoints.map((c) => c.name));
     for (const rule of rules) {
       // Rule uids: at most 40 letters, digits, '-' or '_'.
       expect(rule.uid).toMatch(/^[A-Za-z0-9_-]{1,40}$/);
@@ -46,14 +75,14 @@ describe('alerting provisioning file', () => {
       expect(rule.for).toMatch(DURATION);
       expect(['Alerting', 'NoData', 'OK', 'KeepLast']).toContain(rule.noDataState);
       expect(['Alerting', 'Error', 'OK', 'KeepLast']).toContain(rule.execErrState);
-      expect(rule.data.map((d: any) => d.refId)).toContain(rule.condition);
+      expect(rule.data.map((d) => d.refId)).toContain(rule.condition);
       expect(receivers.has(rule.notification_settings.receiver)).toBe(true);
       const [query, condition] = rule.data;
       // The query reads the provisioned ClickHouse data source, over a range ending now.
       expect(query.datasourceUid).toBe(datasourceUid);
       expect(query.model).toMatchObject({ refId: query.refId, datasource: { type: 'grafana-clickhouse-datasource', uid: datasourceUid }, format: 1, queryType: 'table' });
-      expect(query.relativeTimeRange.from).toBeGreaterThan(query.relativeTimeRange.to);
-      expect(query.relativeTimeRange.to).toBe(0);
+      expect(query.relativeTimeRange?.from).toBeGreaterThan(0);
+      expect(query.relativeTimeRange?.to).toBe(0);
       // The condition is a server-side expression over the query.
       expect(condition).toMatchObject({ datasourceUid: '__expr__', model: { type: 'threshold', expression: query.refId } });
       // Labels are expanded from the environment by Grafana: no '$' there.
@@ -63,12 +92,12 @@ describe('alerting provisioning file', () => {
 
   test('one webhook contact point whose URL Grafana takes from GENAI_LEDGER_ALERT_WEBHOOK', () => {
     expect(file.contactPoints).toHaveLength(1);
-    const [receiver] = file.contactPoints[0].receivers;
+    const [receiver] = file.contactPoints[0]!.receivers;
     expect(receiver).toMatchObject({ type: 'webhook', settings: { url: '${GENAI_LEDGER_ALERT_WEBHOOK}', httpMethod: 'POST' } });
   });
 
   test('docker-compose mounts the provisioning folder holding alerting/ and passes the webhook URL to Grafana', () => {
-    const grafana = readYaml('docker-compose.yml').services.grafana;
+    const grafana = readYaml<{ services: Record<string, { volumes: string[]; environment: Record<string, string> }> }>('docker-compose.yml').services.grafana!;
     expect(grafana.volumes).toContain('./grafana/provisioning:/etc/grafana/provisioning:ro');
     expect(alertingFile()).toBe(join(ROOT, 'grafana', 'provisioning', 'alerting', 'genai-ledger.yaml'));
     expect(grafana.environment.GENAI_LEDGER_ALERT_WEBHOOK).toMatch(/^\$\{GENAI_LEDGER_ALERT_WEBHOOK:-http/);
