@@ -13,6 +13,8 @@
  * 1M tokens: input $2.50, cached input $1.25, output $10.
  *   cache seen:   176 × 2.50 + 1024 × 1.25 + 300 × 10 = 440 + 1280 + 3000 = 4720 µ$ = $0.00472
  *   cache unseen: 1200 × 2.50 + 300 × 10 = 3000 + 3000 = 6000 µ$ = $0.006
+ * o3-mini (reasoning 200 of the 300 output tokens, billed as output): input $1.10, cached input $0.55, output $4.40:
+ *   cache unseen: 1200 × 1.10 + 300 × 4.40 = 1320 + 1320 = 2640 µ$ = $0.00264 (exact: $0.0020768)
  */
 import * as openaiNs from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,6 +24,7 @@ import { COMPLETION_MARKER, startFakeProvider, type FakeProvider } from '../../d
 import { openaiClient, PROMPT_MARKER } from '../support/capture.js';
 import { attachTo, installedVersion, mapSpans } from '../support/conformance-rows.js';
 import { captureSpans } from '../support/span-capture.js';
+import { CHAT_CALLS, type ChatCall } from '../support/openai-chat-calls.js';
 
 const ELASTIC = '@elastic/opentelemetry-instrumentation-openai';
 const ELASTIC_VERSION = installedVersion(ELASTIC);
@@ -37,21 +40,7 @@ beforeAll(async () => {
 });
 afterAll(() => fake.close());
 
-const messages = [
-  { role: 'system' as const, content: `You are terse. ${PROMPT_MARKER}` },
-  { role: 'user' as const, content: `Say hello. ${PROMPT_MARKER}` },
-];
-type Client = ReturnType<typeof openaiClient>;
-
-const SCENARIOS = {
-  plain: (client: Client) => client.chat.completions.create({ model: 'gpt-4o', messages }),
-  stream: async (client: Client) => {
-    const stream = await client.chat.completions.create({ model: 'gpt-4o', messages, stream: true, stream_options: { include_usage: true } });
-    for await (const _chunk of stream);
-  },
-  error: (client: Client) => client.chat.completions.create({ model: 'fail-model', messages }),
-};
-type ScenarioName = keyof typeof SCENARIOS;
+type ScenarioName = ChatCall;
 
 function moduleDefinition(instrumentation: OpenAIInstrumentation) {
   const def = instrumentation.getModuleDefinitions().find((d) => d.name === 'openai');
@@ -66,7 +55,7 @@ async function rowsOf(name: ScenarioName) {
       return () => {};
     },
     async () => {
-      await SCENARIOS[name](openaiClient({ url: fake.url }));
+      await CHAT_CALLS[name](openaiClient({ url: fake.url }));
     },
   );
   if (name === 'error') expect(captured.error).toBeInstanceOf(Error);
@@ -90,6 +79,8 @@ const GPT4O = {
 const CASES: Array<[ScenarioName, Record<string, unknown>]> = [
   ['plain', GPT4O],
   ['stream', GPT4O],
+  // No reasoning count either (inside output all the same); the cached tokens again priced as fresh input.
+  ['reasoning', { ...GPT4O, request_model: 'o3-mini', response_model: 'o3-mini-2025-01-31', priced_model: 'openai/o3-mini', cost_usd: '0.00264' }],
   ['error', { provider: 'openai', request_model: 'fail-model', input_tokens: 0, output_tokens: 0, cost_usd: null, error_type: 'InternalServerError', instrumentation: ELASTIC }],
 ];
 

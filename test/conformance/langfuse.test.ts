@@ -19,6 +19,7 @@ import { COMPLETION_MARKER, startFakeProvider, type FakeProvider } from '../../d
 import { openaiClient, PROMPT_MARKER } from '../support/capture.js';
 import { installedVersion, mapSpans } from '../support/conformance-rows.js';
 import { captureSpans } from '../support/span-capture.js';
+import { CHAT_CALLS, type ChatCall } from '../support/openai-chat-calls.js';
 
 const LANGFUSE_VERSION = installedVersion('@langfuse/openai');
 const OPENAI_VERSION = installedVersion('openai');
@@ -30,20 +31,7 @@ beforeAll(async () => {
 afterAll(() => fake.close());
 afterEach(() => setLangfuseTracerProvider(null));
 
-const messages = [
-  { role: 'system' as const, content: `You are terse. ${PROMPT_MARKER}` },
-  { role: 'user' as const, content: `Say hello. ${PROMPT_MARKER}` },
-];
-
-const SCENARIOS = {
-  plain: (client: ReturnType<typeof openaiClient>) => client.chat.completions.create({ model: 'gpt-4o', messages }),
-  stream: async (client: ReturnType<typeof openaiClient>) => {
-    const stream = await client.chat.completions.create({ model: 'gpt-4o', messages, stream: true, stream_options: { include_usage: true } });
-    for await (const _chunk of stream);
-  },
-  error: (client: ReturnType<typeof openaiClient>) => client.chat.completions.create({ model: 'fail-model', messages }),
-};
-type ScenarioName = keyof typeof SCENARIOS;
+type ScenarioName = ChatCall;
 
 async function capture(name: ScenarioName) {
   const captured = await captureSpans(
@@ -52,7 +40,7 @@ async function capture(name: ScenarioName) {
       return () => setLangfuseTracerProvider(null);
     },
     async () => {
-      await SCENARIOS[name](observeOpenAI(openaiClient({ url: fake.url })));
+      await CHAT_CALLS[name](observeOpenAI(openaiClient({ url: fake.url })));
     },
   );
   if (name === 'error') expect(captured.error).toBeInstanceOf(Error);
