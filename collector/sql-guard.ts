@@ -1,7 +1,7 @@
 /**
  * A syntactic gate in front of the query endpoint, on top of ClickHouse's `readonly = 1` (which
  * the embedded engine honours: INSERT, CREATE, DROP, ALTER, file()/url() table functions and
- * setting changes are refused; see test/collector/query.test.ts). The gate exists because
+ * setting changes are refused; see test/collector/query-readonly.test.ts). The gate exists because
  * readonly does not cover everything the embedded engine can do:
  * - `SELECT ... INTO OUTFILE '<path>'` writes a file on the collector's host under readonly;
  * - several `;`-separated statements run in one call.
