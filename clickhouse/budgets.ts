@@ -11,7 +11,8 @@ import {
 import { clientRunner, type QueryRunner } from './query-runner.js';
 
 /** The ai_usage column of each budget field. */
-const FIELD_COLUMN: Readonly<Record<BudgetField, string>> = {
+/** The ledger column each budget field matches (`model` is the requested model). */
+export const FIELD_COLUMN: Readonly<Record<BudgetField, string>> = {
   org_id: 'org_id', user_id: 'user_id', feature: 'feature', service_name: 'service_name',
   environment: 'environment', provider: 'provider', model: 'request_model',
 };

@@ -4,7 +4,8 @@
  * backend macros (`$__timeFilter`, `$__fromTime`, `$__toTime`) are expanded. So a dashboard
  * panel's SQL is reused here with its filters on All and its variables fixed.
  */
-import { BUDGET_FIELDS, type BudgetField } from '../../../pricing/budgets/index.js';
+import { FIELD_COLUMN } from '../../../clickhouse/budgets.js';
+import { BUDGET_FIELDS } from '../../../pricing/budgets/index.js';
 import { anomalies } from '../dashboards/anomalies.js';
 import type { Panel } from '../model.js';
 import { sql } from '../query/sql.js';
@@ -54,11 +55,6 @@ FROM
 }
 
 /** The ledger column each budget field matches. */
-const FIELD_COLUMN: Readonly<Record<BudgetField, string>> = {
-  org_id: 'org_id', user_id: 'user_id', feature: 'feature', service_name: 'service_name',
-  environment: 'environment', provider: 'provider', model: 'request_model',
-};
-
 /** The value of the budget field named by `name` (a String expression) in a ledger row. */
 const fieldValue = (name: string): string =>
   `multiIf(${BUDGET_FIELDS.map((f) => `${name} = '${f}', ${FIELD_COLUMN[f]}`).join(', ')}, '')`;
