@@ -25,7 +25,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import { createStoreClient, describeStore, parseStore, storeDatabase, StoreLockedError, type Store } from '../clickhouse/store.js';
 import { Ledger } from '../delivery/ledger.js';
 import { MappingThread } from '../delivery/mapping-thread.js';
-import { startBudgetAlerting } from './budget-alerting.js';
+import { budgetAlertSettings, startBudgetAlerting } from '../delivery/budgets/alerting.js';
 import { FaultSwitch } from './fault-injection.js';
 import { IdleFlusher, QueueAdmission } from './admission.js';
 import { TokenAuthenticator } from './auth.js';
@@ -117,7 +117,9 @@ export async function startCollector(config: CollectorConfig, options: StartOpti
     : MappingThread.start({ ...(config.prices ? { prices: config.prices } : {}), frameworkSpans: config.frameworkSpans, mappingThreadNice: 0 }, [OTLP_REQUEST_JOB]);
   let budgetAlerting;
   try {
-    budgetAlerting = startBudgetAlerting(config, ledger, log);
+    // The config read the GENAI_LEDGER_* variables already: no second reading of the environment.
+    const alertSettings = budgetAlertSettings({ budgets: config.budgets, alertWebhook: config.alertWebhook, alertWebhookSecret: config.alertWebhookSecret }, {});
+    budgetAlerting = alertSettings && startBudgetAlerting(alertSettings, ledger, log);
   } catch (error) {
     await thread?.close();
     await ledger.close();

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { describeStore, parseStore, resolveStoreOption, type Store } from '../clickhouse/store.js';
+import { isWebhookUrl } from '../delivery/budgets/alerting.js';
 import { loadTokensFile, parseTokens, type TokenEntry } from './auth.js';
 import { LOG_LEVELS, type LogLevel } from './log.js';
 
@@ -217,16 +218,8 @@ export function parseCollectorConfig(argv: readonly string[], env: NodeJS.Proces
     return value.trim();
   };
 
-  const webhookUrl = (value: string | undefined): string | undefined => {
-    if (value === undefined) return undefined;
-    let url: URL;
-    try {
-      url = new URL(value);
-    } catch {
-      return fail('alertWebhook', 'an http(s) URL', value);
-    }
-    return url.protocol === 'http:' || url.protocol === 'https:' ? value : fail('alertWebhook', 'an http(s) URL', value);
-  };
+  const webhookUrl = (value: string | undefined): string | undefined =>
+    value === undefined || isWebhookUrl(value) ? value : fail('alertWebhook', 'an http(s) URL', value);
 
   const host = str('host')!;
   const port = num('port', 0, 65535);

@@ -5,6 +5,7 @@
  *   mapping-stage.ts  where spans are mapped: the mapping thread, or the app's thread
  *   row-sink.ts       where rows go: the ledger's writer queue, or its write-ahead spool
  *   span-outcomes.ts  every span not stored, counted by reason (stats(), OTel metrics)
+ *   with `budgets`, budget alerts (delivery/budgets/alerting.ts), started once the store is set up
  *
  * `export()` sets ordinary spans aside, packs what the mapper reads of the AI spans for the
  * mapping thread (which maps, prices and serializes them) and answers SUCCESS at once; the rows
@@ -16,6 +17,8 @@
 import { context, diag } from '@opentelemetry/api';
 import { ExportResultCode, suppressTracing, type ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { budgetAlertSettings, diagAlertingLog, startBudgetAlerting, type BudgetAlerting, type BudgetAlertingOptions } from '../delivery/budgets/alerting.js';
+import type { BudgetAlertStats } from '../delivery/budgets/alerts.js';
 import { Ledger, type IngestResult, type LedgerOptions, type LedgerStats } from '../delivery/ledger.js';
 import { MappingThread } from '../delivery/mapping-thread.js';
 import { localMapping, ThreadMapping, type LostInFlight, type MappingStage, type StageOutput } from './mapping-stage.js';
@@ -25,7 +28,13 @@ import { SPAN_BATCH_JOB } from './span-batch-job.js';
 import { SpanOutcomes } from './span-outcomes.js';
 import { SpanWire } from './span-wire.js';
 
-export interface GenAiLedgerExporterOptions extends LedgerOptions {
+/**
+ * With `budgets` (or GENAI_LEDGER_BUDGETS), budget alerts fire from this process as its rows are
+ * written, once per budget × period × threshold across processes sharing the store: POSTed to
+ * `alertWebhook` (GENAI_LEDGER_ALERT_WEBHOOK), signed with `alertWebhookSecret`
+ * (GENAI_LEDGER_ALERT_WEBHOOK_SECRET), or logged on `diag` without a webhook.
+ */
+export interface GenAiLedgerExporterOptions extends LedgerOptions, BudgetAlertingOptions {
   /** Spans held while the store opens (prices load, migrations run); more are dropped and counted. Default 10 000. */
   maxPendingSpans?: number;
   /**
@@ -61,6 +70,8 @@ export interface ExporterStats extends LedgerStats {
   spansDroppedInFlight: number;
   /** Every span given to export() that is not a stored row, by reason (rows dropped or rejected after mapping included). */
   notStored: Record<string, number>;
+  /** The budget alerts' counters, once they run (with `budgets`). */
+  budgetAlerts?: BudgetAlertStats;
 }
 
 const SHUT_DOWN: ExportResult = { code: ExportResultCode.FAILED, error: new Error('genai-ledger exporter is shut down') };
@@ -75,9 +86,12 @@ export class GenAiLedgerExporter implements SpanExporter {
   #ledger: Ledger | undefined;
   #sink: RowSink | undefined;
   readonly #durable: boolean;
+  #alerting: BudgetAlerting | undefined;
   #stopped = false;
 
+  /** Throws a one-line error for budgets with an error or a webhook that is not an http(s) URL (configuration). */
   constructor(options: GenAiLedgerExporterOptions = {}) {
+    const alertSettings = budgetAlertSettings(options);
     this.#pending = new PendingSpans(options.maxPendingSpans ?? DEFAULT_MAX_PENDING_SPANS);
     this.#durable = options.spool !== undefined;
     this.#stage = mappingStage(options);
@@ -87,6 +101,10 @@ export class GenAiLedgerExporter implements SpanExporter {
       (ledger) => {
         this.#ledger = ledger;
         this.#sink = ledgerSink(ledger);
+        if (alertSettings) {
+          // Their store reads and webhook POSTs are the ledger's own I/O: never traced.
+          this.#alerting = context.with(suppressTracing(context.active()), () => startBudgetAlerting(alertSettings, ledger, diagAlertingLog));
+        }
         for (const held of this.#pending.take()) this.#deliver(held.spans, held.answer);
         return ledger;
       },
@@ -118,6 +136,7 @@ export class GenAiLedgerExporter implements SpanExporter {
   async shutdown(): Promise<void> {
     this.#stopped = true;
     const ledger = await this.#opening;
+    await this.#alerting?.close();
     await this.#stage.close();
     await ledger?.close();
     this.#stopObserving();
@@ -128,10 +147,12 @@ export class GenAiLedgerExporter implements SpanExporter {
     const ledger = this.#ledger;
     if (!ledger) return undefined;
     const { beforeOpen, inFlight, refused, conversionFailed } = this.#outcomes.lost;
+    const alerts = this.#alerting?.stats();
     return {
       ...ledger.stats, spansDroppedBeforeOpen: beforeOpen, spansRefused: refused, spansConversionFailed: conversionFailed,
       mappingThread: this.#stage.offThread, spansInFlight: this.#stage.inFlight, spansDroppedInFlight: inFlight,
       notStored: { ...this.#ledgerReasons(), ...this.#outcomes.byReason() },
+      ...(alerts ? { budgetAlerts: { ...alerts } } : {}),
     };
   }
 

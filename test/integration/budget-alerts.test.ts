@@ -3,8 +3,6 @@
  * answers: each threshold fires once, in order, across restarts and two trackers on one store;
  * spend is exact under duplicate deliveries; a claim whose owner died is taken over.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { budgetSpend } from '../../clickhouse/budgets.js';
 import { claimAlert } from '../../clickhouse/budget-alerts.js';
@@ -14,54 +12,28 @@ import { signBody } from '../../delivery/budgets/webhook.js';
 import { formatDec } from '../../pricing/decimal.js';
 import { parseBudgets } from '../../pricing/budgets/index.js';
 import { openTestStore, queryOne, usageRow, type TestStore } from '../support/store.js';
+import { WebhookReceiver } from '../support/webhook-receiver.js';
 
 const SECRET = 'test-secret';
 /** usageRow's calls are on 2026-03-14: "now" is later that month, same ISO week (Mon 9 – Sun 15). */
 const NOW = Date.parse('2026-03-15T12:00:00Z');
 
-interface Received { body: BudgetAlert; signature: string | undefined; raw: string }
-
 let store: TestStore;
-let server: Server;
-let url: string;
-const received: Received[] = [];
-/** Status answered to the next POSTs before 200 (each failure consumes one). */
-let failuresLeft = 0;
-let attempts = 0;
+let hook: WebhookReceiver<BudgetAlert>;
 let written = 0;
 let rowIndex = 0;
 
 beforeAll(async () => {
   store = await openTestStore({ migrate: true });
-  server = createServer((req, res) => {
-    let raw = '';
-    req.setEncoding('utf8');
-    req.on('data', (chunk: string) => (raw += chunk));
-    req.on('end', () => {
-      attempts++;
-      if (failuresLeft > 0) {
-        failuresLeft--;
-        res.writeHead(503).end();
-        return;
-      }
-      received.push({ body: JSON.parse(raw) as BudgetAlert, signature: req.headers['x-genai-ledger-signature'] as string | undefined, raw });
-      res.writeHead(204).end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/alerts`;
+  hook = await WebhookReceiver.start();
 }, 120_000);
 
 afterAll(async () => {
-  if (server) await new Promise((resolve) => server.close(resolve));
+  await hook?.close();
   await store?.close();
 });
 
-beforeEach(() => {
-  received.length = 0;
-  failuresLeft = 0;
-  attempts = 0;
-});
+beforeEach(() => hook.reset());
 
 /** Writes calls costing `costs` (USD strings) for `org`, as the writer would; `written` counts them. */
 async function spend(org: string, costs: string[], extra: Record<string, string> = {}): Promise<void> {
@@ -73,7 +45,7 @@ async function spend(org: string, costs: string[], extra: Record<string, string>
 function tracker(budgets: unknown[], options: { owner?: string; leaseMs?: number } = {}): Promise<BudgetAlerts> {
   return BudgetAlerts.start({
     client: store.client, database: store.database, budgets: parseBudgets({ budgets }),
-    writtenRows: () => written, webhook: { url, secret: SECRET, initialBackoffMs: 10, maxBackoffMs: 50 },
+    writtenRows: () => written, webhook: { url: hook.url, secret: SECRET, initialBackoffMs: 10, maxBackoffMs: 50 },
     pollMs: 3_600_000, now: () => NOW, ...options,
   });
 }
@@ -85,21 +57,21 @@ describe('budget alerts', () => {
     await spend('org-a', ['0.25']);
     await alerts.poll();
     await alerts.settled();
-    expect(received).toEqual([]);
+    expect(hook.received).toEqual([]);
 
-    failuresLeft = 2;
+    hook.failuresLeft = 2;
     // 0.25 + 0.6 = 0.85 crosses 0.5 (0.50 USD) and 0.8 (0.80 USD) at once.
     await spend('org-a', ['0.6']);
     await alerts.poll();
     await alerts.settled();
-    expect(attempts).toBe(4); // two 503s, then both alerts
+    expect(hook.attempts).toBe(4); // two 503s, then both alerts
     expect(alerts.stats.failedAttempts).toBe(2);
-    expect(received.map((r) => [r.body.threshold, r.body.spent_usd, r.body.threshold_usd])).toEqual([['0.5', '0.85', '0.5'], ['0.8', '0.85', '0.8']]);
-    expect(received[0]!.body).toMatchObject({
+    expect(hook.received.map((r) => [r.body.threshold, r.body.spent_usd, r.body.threshold_usd])).toEqual([['0.5', '0.85', '0.5'], ['0.8', '0.85', '0.8']]);
+    expect(hook.received[0]!.body).toMatchObject({
       id: 'org-a//2026-03-01T00:00:00.000Z/0.5', budget: 'org-a', limit_usd: '1', period: 'month',
       period_start: '2026-03-01T00:00:00.000Z', period_end: '2026-04-01T00:00:00.000Z', match: { org_id: 'org-a' },
     });
-    for (const r of received) expect(r.signature).toBe(signBody(r.raw, SECRET));
+    for (const r of hook.received) expect(r.signature).toBe(signBody(r.raw, SECRET));
 
     // Nothing new crossed: nothing sent; 0.85 + 0.15 = 1 reaches the limit: 1.0 fires.
     await spend('org-a', ['0.1']);
@@ -107,18 +79,18 @@ describe('budget alerts', () => {
     await spend('org-a', ['0.05']);
     await alerts.poll();
     await alerts.settled();
-    expect(received.map((r) => r.body.threshold)).toEqual(['0.5', '0.8', '1']);
-    expect(received.at(-1)!.body.spent_usd).toBe('1');
+    expect(hook.received.map((r) => r.body.threshold)).toEqual(['0.5', '0.8', '1']);
+    expect(hook.received.at(-1)!.body.spent_usd).toBe('1');
     await alerts.close();
 
     // A restart (a new owner) finds every alert already sent.
-    received.length = 0;
+    hook.received.length = 0;
     const restarted = await tracker(budgets);
     await spend('org-a', ['0.5']);
     await restarted.poll();
     await restarted.settled();
     await restarted.close();
-    expect(received).toEqual([]);
+    expect(hook.received).toEqual([]);
   }, 120_000);
 
   it('two trackers on one store send each alert once', async () => {
@@ -127,7 +99,7 @@ describe('budget alerts', () => {
     await spend('org-b', ['2.5']);
     await Promise.all([one.poll(), two.poll()]);
     await Promise.all([one.settled(), two.settled()]);
-    expect(received.map((r) => r.body.id).sort()).toEqual(['org-b//2026-03-09T00:00:00.000Z/0.5', 'org-b//2026-03-09T00:00:00.000Z/1']);
+    expect(hook.received.map((r) => r.body.id).sort()).toEqual(['org-b//2026-03-09T00:00:00.000Z/0.5', 'org-b//2026-03-09T00:00:00.000Z/1']);
     expect(one.stats.sent + two.stats.sent).toBe(2);
     await Promise.all([one.close(), two.close()]);
   }, 120_000);
@@ -149,12 +121,12 @@ describe('budget alerts', () => {
     // A day budget: "now" is 2026-03-14, the calls' day.
     const day = await BudgetAlerts.start({
       client: store.client, database: store.database, budgets: parseBudgets({ budgets }), writtenRows: () => written,
-      webhook: { url, secret: SECRET, initialBackoffMs: 10 }, pollMs: 3_600_000, now: () => Date.parse('2026-03-14T23:00:00Z'), owner: 'day',
+      webhook: { url: hook.url, secret: SECRET, initialBackoffMs: 10 }, pollMs: 3_600_000, now: () => Date.parse('2026-03-14T23:00:00Z'), owner: 'day',
     });
     await day.poll();
     await day.settled();
     await day.close();
-    expect(received.map((r) => [r.body.id, r.body.spent_usd, r.body.match])).toEqual([
+    expect(hook.received.map((r) => [r.body.id, r.body.spent_usd, r.body.match])).toEqual([
       ['per-user/u1/2026-03-14T00:00:00.000Z/1', '1', { org_id: 'org-c', user_id: 'u1' }],
     ]);
   }, 120_000);
@@ -173,11 +145,11 @@ describe('budget alerts', () => {
     await alerts.poll();
     await alerts.settled();
     await alerts.close();
-    expect(received.map((r) => r.body)).toEqual([body]);
+    expect(hook.received.map((r) => r.body)).toEqual([body]);
     const again = await tracker([], { owner: 'heir2', leaseMs: 0 });
     await again.poll();
     await again.settled();
     await again.close();
-    expect(received).toHaveLength(1);
+    expect(hook.received).toHaveLength(1);
   }, 120_000);
 });
