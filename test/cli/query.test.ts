@@ -3,9 +3,10 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { usageRow } from '../support/store.js';
-import { errorLines, runCli, seedRows, tempDir } from './support/cli.js';
+import { cliSession, errorLines, tempDir, type CliSession } from './support/cli.js';
 
 let dir: string;
+let session: CliSession;
 const rows = Array.from({ length: 30 }, (_, i) => usageRow(i, {
   cost_usd: ['0.0125', '0.00472', '1.5'][i % 3]!,
   feature: i % 2 === 0 ? 'summarize' : 'support-bot',
@@ -13,15 +14,19 @@ const rows = Array.from({ length: 30 }, (_, i) => usageRow(i, {
 
 beforeAll(async () => {
   dir = tempDir('query');
-  await seedRows(dir, rows);
+  session = cliSession(dir);
+  await session.seedRows(rows);
 }, 120_000);
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(async () => {
+  await session?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
 
 const expected = (org: string, feature: string) => rows.filter((r) => r.org_id === org && r.feature === feature);
 
 describe('query', () => {
   it('runs a parameterised query and prints exact rows as JSON Lines', async () => {
-    const result = await runCli([
+    const result = await session.run([
       'query',
       'SELECT span_id, org_id, feature, toString(cost_usd) AS cost FROM ai_usage_exact WHERE org_id = {org:String} AND feature = {feature:String} AND input_tokens >= {min:UInt32} ORDER BY span_id',
       '--param', 'org=org-1', '--param', 'feature=summarize', '--param', 'min=1000', '--store', dir,
@@ -37,7 +42,7 @@ describe('query', () => {
   });
 
   it('keeps exact decimals and takes array parameters', async () => {
-    const result = await runCli([
+    const result = await session.run([
       'query',
       'SELECT org_id, count() AS calls, sum(cost_usd) AS cost FROM ai_usage_exact WHERE has({orgs:Array(String)}, org_id) GROUP BY org_id ORDER BY org_id',
       '--param', "orgs=['org-0','org-2']", '--format', 'json', '--store', dir,
@@ -66,7 +71,7 @@ describe('query', () => {
       '',
     ].join('\n'));
     try {
-      const result = await runCli(['query', '--file', file, '--param', 'org=org-2', '--format', 'table', '--store', dir]);
+      const result = await session.run(['query', '--file', file, '--param', 'org=org-2', '--format', 'table', '--store', dir]);
       expect(result.stderr).toBe('');
       expect(result.code).toBe(0);
       const lines = result.stdout.trimEnd().split('\n');
@@ -82,13 +87,13 @@ describe('query', () => {
   });
 
   it('says clearly when a parameter is missing, before touching the store', async () => {
-    const result = await runCli(['query', 'SELECT * FROM ai_usage_exact WHERE org_id = {org:String}', '--store', join(dir, 'never-created')]);
+    const result = await session.run(['query', 'SELECT * FROM ai_usage_exact WHERE org_id = {org:String}', '--store', join(dir, 'never-created')]);
     expect(result.code).toBe(2);
     expect(errorLines(result)).toEqual(["genai-ledger: missing parameter 'org' (String): pass --param org=VALUE"]);
   });
 
   it('turns a ClickHouse error into one line and exit 1', async () => {
-    const result = await runCli(['query', 'SELECT no_such_column FROM ai_usage_exact', '--store', dir]);
+    const result = await session.run(['query', 'SELECT no_such_column FROM ai_usage_exact', '--store', dir]);
     expect(result.code).toBe(1);
     const lines = errorLines(result);
     expect(lines).toHaveLength(1);
@@ -96,7 +101,7 @@ describe('query', () => {
   });
 
   it('a missing --file is one clear line', async () => {
-    const result = await runCli(['query', '--file', join(dir, 'nope.sql'), '--store', dir]);
+    const result = await session.run(['query', '--file', join(dir, 'nope.sql'), '--store', dir]);
     expect(result.code).toBe(1);
     expect(errorLines(result)).toEqual([`genai-ledger: cannot read ${join(dir, 'nope.sql')}: no such file`]);
   });

@@ -3,6 +3,7 @@
  * unless `input` is given: the embedded engine refuses inserts while its stdin carries data.
  */
 import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -12,6 +13,7 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 export const REPO_ROOT = resolve(HERE, '..', '..', '..');
 const ENTRY = join(HERE, 'entry.ts');
 const STORE_TOOL = join(HERE, 'store-tool.ts');
+const SESSION = join(HERE, 'cli-session.ts');
 
 export interface ProcessResult {
   code: number;
@@ -89,12 +91,12 @@ export async function startStoreTool(dir: string, ops: readonly string[]): Promi
   };
 }
 
-/** Writes `rows` into the store at DIR (migrating it first). */
-export async function seedRows(dir: string, rows: readonly unknown[]): Promise<void> {
+/** Writes `rows` into the store at DIR (migrating it first), through `tool` (default: the store tool's process). */
+export async function seedRows(dir: string, rows: readonly unknown[], tool: (ops: string[]) => Promise<string> = (ops) => storeTool(dir, ops)): Promise<void> {
   const file = join(dirname(dir), `${basename(dir)}-seed-${process.pid}-${Date.now()}.json`);
   writeFileSync(file, JSON.stringify(rows));
   try {
-    await storeTool(dir, [`seed=${file}`]);
+    await tool([`seed=${file}`]);
   } finally {
     rmSync(file, { force: true });
   }
@@ -112,4 +114,136 @@ export function tempDir(prefix: string): string {
 /** stderr lines that are not blank. */
 export function errorLines(result: ProcessResult): string[] {
   return result.stderr.split('\n').filter((line) => line.trim() !== '');
+}
+
+export type SessionRequest =
+  | { id: number; kind: 'cli'; args: string[]; env?: Record<string, string | undefined> }
+  | { id: number; kind: 'store'; ops: string[] }
+  | { id: number; kind: 'close' };
+
+export interface SessionReply {
+  id: number;
+  code?: number;
+  out?: string;
+  error?: string;
+}
+
+/** Written by the session to its stdout and stderr after request ID's output (id 0: started). */
+export const sessionMark = (nonce: string, id: number): string => `\u0000cli-session ${nonce} ${id}\u0000`;
+
+/**
+ * `genai-ledger` invocations and store tool operations on DIR run one at a time in one process
+ * (cli-session.ts), started at the first call: the engine starts once, not once per command. For
+ * commands that read stdin, need the store free of other holders, or change the process (register()
+ * in `demo`), use runCli.
+ */
+export interface CliSession {
+  /** `genai-ledger ARGS...`: its exit code and what it wrote; `env`'s variables are set (undefined: unset) for it. */
+  run(args: readonly string[], options?: { env?: Record<string, string | undefined> }): Promise<ProcessResult>;
+  /** Store tool operations (`seed=FILE`, `refresh`, SQL) on DIR; what they print. Throws when one fails. */
+  storeTool(ops: readonly string[]): Promise<string>;
+  /** One SQL query on DIR; its rows. */
+  sql<T = Record<string, unknown>>(query: string): Promise<T[]>;
+  /** Writes `rows` into DIR. */
+  seedRows(rows: readonly unknown[]): Promise<void>;
+  /** Closes DIR and waits for the process to exit (it must, like any CLI process); a later call starts another. */
+  close(): Promise<void>;
+}
+
+type Outcome = { reply: SessionReply; stdout: string; stderr: string };
+
+export function cliSession(dir?: string): CliSession {
+  let started: ReturnType<typeof startSession> | undefined;
+  let queue: Promise<unknown> = Promise.resolve();
+  let nextId = 1;
+  const serial = <T>(work: () => Promise<T>): Promise<T> => {
+    const result = queue.then(work);
+    queue = result.catch(() => undefined);
+    return result;
+  };
+  const request = (message: (id: number) => SessionRequest): Promise<Outcome> => serial(() => {
+    started ??= startSession(dir);
+    return started.request(message(nextId++));
+  });
+  const storeOps = async (ops: readonly string[]): Promise<string> => {
+    const { reply, stderr } = await request((id) => ({ id, kind: 'store', ops: [...ops] }));
+    if (reply.error !== undefined) throw new Error(`store-tool ${ops.join(' ')} failed: ${reply.error}\n${stderr}`);
+    return reply.out ?? '';
+  };
+  return {
+    async run(args, options = {}) {
+      const { reply, stdout, stderr } = await request((id) => ({ id, kind: 'cli', args: [...args], ...(options.env ? { env: options.env } : {}) }));
+      if (reply.error !== undefined) throw new Error(`genai-ledger ${args.join(' ')}: the session failed: ${reply.error}`);
+      return { code: reply.code!, stdout, stderr };
+    },
+    storeTool: storeOps,
+    async sql<T>(query: string) {
+      return JSON.parse((await storeOps([query])).trim()) as T[];
+    },
+    seedRows: (rows) => seedRows(dir ?? tempDir('session'), rows, storeOps),
+    close: () => serial(async () => {
+      if (!started) return;
+      const session = started;
+      started = undefined;
+      await session.close(nextId++);
+    }),
+  };
+}
+
+function startSession(dir: string | undefined) {
+  const nonce = randomUUID();
+  const child = spawn(process.execPath, ['--import', 'tsx', SESSION, nonce, ...(dir === undefined ? [] : [dir])], {
+    cwd: REPO_ROOT, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  });
+  const output = { stdout: '', stderr: '' };
+  const replies = new Map<number, SessionReply>();
+  let exited: Error | undefined;
+  let wake = (): void => undefined;
+  const changed = () => wake();
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => { output.stdout += d; changed(); });
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => { output.stderr += d; changed(); });
+  child.on('message', (reply: SessionReply) => { replies.set(reply.id, reply); changed(); });
+  const exit = new Promise<void>((resolvePromise) => child.on('close', (code, signal) => {
+    exited = new Error(`the CLI session exited (${code ?? signal}); its stderr: ${output.stderr.slice(-4000)}`);
+    changed();
+    resolvePromise();
+  }));
+
+  /** Request ID's reply and its output, up to its marks. */
+  const outcome = (id: number): Promise<Outcome> => new Promise((resolvePromise, reject) => {
+    const mark = sessionMark(nonce, id);
+    wake = () => {
+      const reply = replies.get(id);
+      const out = output.stdout.indexOf(mark);
+      const err = output.stderr.indexOf(mark);
+      if (reply && out >= 0 && err >= 0) {
+        wake = () => undefined;
+        replies.delete(id);
+        const taken = { reply, stdout: output.stdout.slice(0, out), stderr: output.stderr.slice(0, err) };
+        output.stdout = output.stdout.slice(out + mark.length);
+        output.stderr = output.stderr.slice(err + mark.length);
+        resolvePromise(taken);
+      } else if (exited) {
+        wake = () => undefined;
+        reject(exited);
+      }
+    };
+    wake();
+  });
+  const ready = outcome(0);
+  return {
+    async request(message: SessionRequest): Promise<Outcome> {
+      await ready;
+      child.send(message);
+      return outcome(message.id);
+    },
+    /** Closes the store; resolves once the process exited. */
+    async close(id: number): Promise<void> {
+      if (!exited) {
+        const { reply } = await this.request({ id, kind: 'close' });
+        if (reply.error !== undefined) throw new Error(`the CLI session could not close ${dir}: ${reply.error}`);
+      }
+      await exit;
+    },
+  };
 }
