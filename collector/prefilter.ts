@@ -25,6 +25,7 @@ export const CLASSIFIER_KEYS: readonly string[] = [
   KEYS.openInferenceKind,
   KEYS.traceloopSpanKind,
   KEYS.traceloopRequestType,
+  KEYS.langfuseObservationType,
   ...KEYS.requestModel,
   ...KEYS.responseModel,
 ];

@@ -1,5 +1,5 @@
 import {
-  AGGREGATE_OPERATIONS, AI_SDK_CALL_OPERATIONS, KEYS, OPENINFERENCE_CALL_KINDS, TRACELOOP_REQUEST_TYPES,
+  AGGREGATE_OPERATIONS, AI_SDK_CALL_OPERATIONS, KEYS, LANGFUSE_CALL_TYPES, OPENINFERENCE_CALL_KINDS, TRACELOOP_REQUEST_TYPES,
 } from './conventions.js';
 import type { Attributes } from './span-record.js';
 
@@ -27,6 +27,9 @@ export function callOperation(attrs: Attributes, spanName: string): string | und
   const oiKind = attrs[KEYS.openInferenceKind];
   if (typeof oiKind === 'string') return OPENINFERENCE_CALL_KINDS[oiKind.toUpperCase()];
 
+  const langfuseType = attrs[KEYS.langfuseObservationType];
+  if (typeof langfuseType === 'string') return LANGFUSE_CALL_TYPES[langfuseType];
+
   if (typeof attrs[KEYS.traceloopSpanKind] === 'string') return undefined;
   const requestType = attrs[KEYS.traceloopRequestType];
   if (typeof requestType === 'string') return TRACELOOP_REQUEST_TYPES[requestType] ?? requestType;
@@ -45,10 +48,12 @@ function hasAny(attrs: Attributes, keys: readonly string[]): boolean {
 
 /**
  * Whether a span callOperation set aside belongs to an AI convention all the same (an aggregate:
- * agent, workflow, step and tool spans, the `ai` SDK's outer spans), rather than being an
- * ordinary span. Only counted, never mapped: its usage, if any, repeats its children's calls.
+ * agent, workflow, step and tool spans, the `ai` SDK's outer spans, Langfuse's other observations),
+ * rather than being an ordinary span. Only counted, never mapped: its usage, if any, repeats its
+ * children's calls.
  */
 export function isAggregate(attrs: Attributes): boolean {
   return attrs[KEYS.aiSdkOperationId] !== undefined || attrs['gen_ai.operation.name'] !== undefined
-    || attrs[KEYS.openInferenceKind] !== undefined || attrs[KEYS.traceloopSpanKind] !== undefined;
+    || attrs[KEYS.openInferenceKind] !== undefined || attrs[KEYS.traceloopSpanKind] !== undefined
+    || attrs[KEYS.langfuseObservationType] !== undefined;
 }

@@ -7,8 +7,14 @@
 export const KEYS = {
   provider: ['gen_ai.provider.name', 'gen_ai.system', 'llm.provider', 'llm.system', 'ai.model.provider'],
   operation: ['gen_ai.operation.name'],
-  requestModel: ['gen_ai.request.model', 'ai.model.id', 'llm.request.model', 'llm.request.model_name', 'llm.model_name', 'embedding.model_name'],
-  responseModel: ['gen_ai.response.model', 'ai.response.model', 'llm.response.model', 'llm.response.model_name', 'llm.model_name', 'embedding.model_name'],
+  requestModel: [
+    'gen_ai.request.model', 'ai.model.id', 'llm.request.model', 'llm.request.model_name', 'llm.model_name', 'embedding.model_name',
+    'langfuse.observation.model.name',
+  ],
+  responseModel: [
+    'gen_ai.response.model', 'ai.response.model', 'llm.response.model', 'llm.response.model_name', 'llm.model_name', 'embedding.model_name',
+    'langfuse.observation.model.name',
+  ],
 
   inputTokens: [
     'gen_ai.usage.input_tokens', 'gen_ai.usage.prompt_tokens', 'llm.token_count.prompt',
@@ -47,6 +53,13 @@ export const KEYS = {
   traceloopSpanKind: 'traceloop.span.kind',
   /** The `ai` SDK's span type: `ai.generateText` (aggregate) or `ai.generateText.doGenerate` (the call). */
   aiSdkOperationId: 'ai.operationId',
+  /** Langfuse's observation type: `generation` and `embedding` are calls (LANGFUSE_CALL_TYPES), the rest structure. */
+  langfuseObservationType: 'langfuse.observation.type',
+  /** Langfuse's usage and its own cost, each one JSON object of disjoint parts (usage/langfuse-usage.ts). */
+  langfuseUsageDetails: ['langfuse.observation.usage_details'],
+  langfuseCostDetails: ['langfuse.observation.cost_details'],
+  /** `ERROR` on a failed call (Langfuse leaves the span status UNSET). */
+  langfuseLevel: ['langfuse.observation.level'],
 
   serviceName: 'service.name',
   environment: ['deployment.environment.name', 'deployment.environment'],
@@ -80,6 +93,15 @@ export const AI_SDK_CALL_OPERATIONS: Readonly<Record<string, string>> = {
   'ai.generateSpeech.doGenerate': 'speech',
 };
 
+/** Langfuse observation types that are one AI call each. */
+export const LANGFUSE_CALL_TYPES: Readonly<Record<string, string>> = {
+  generation: 'chat',
+  embedding: 'embeddings',
+};
+
+/** Scope of Langfuse's JS SDK (`@langfuse/tracing`), whatever records through it (`@langfuse/openai`, `@langfuse/langchain`). */
+export const LANGFUSE_SCOPE = 'langfuse-sdk';
+
 /** OpenLLMetry's legacy `llm.request.type` values. */
 export const TRACELOOP_REQUEST_TYPES: Readonly<Record<string, string>> = {
   chat: 'chat',
@@ -89,14 +111,16 @@ export const TRACELOOP_REQUEST_TYPES: Readonly<Record<string, string>> = {
 };
 
 /**
- * Framework instrumentations whose model-call spans come from the framework's callbacks, not from the
- * provider SDK: with a provider instrumentation installed as well, the same call is also recorded by
- * the provider's span (a sibling or another trace: neither instrumentation makes its span the other's
- * parent), so MapperOptions.frameworkSpans decides which one is the call.
+ * Instrumentations whose model-call spans come from a framework's callbacks or a wrapper around the
+ * client, not from the provider SDK: with a provider instrumentation installed as well, the same call
+ * is also recorded by the provider's span (a sibling or another trace for LangChain's and
+ * `@langfuse/openai`'s, a child under a Langfuse generation made active around the call), so
+ * MapperOptions.frameworkSpans decides which one is the call.
  */
 export const FRAMEWORK_CALL_SCOPES: ReadonlySet<string> = new Set([
   '@arizeai/openinference-instrumentation-langchain',
   '@traceloop/instrumentation-langchain',
+  LANGFUSE_SCOPE,
 ]);
 
 /** Scope of the `ai` SDK 7's OpenTelemetry integration (`@ai-sdk/otel`), its default tracer's name. */

@@ -4,6 +4,7 @@ import { DEFAULT_ATTRIBUTION_KEYS, type AttributionKeys } from './attribution.js
 import { callOperation, isAggregate } from './classify.js';
 import { AI_SDK_OTEL_SCOPE, EXCLUSIVE_INPUT_SCOPES, FRAMEWORK_CALL_SCOPES, KEYS, LEDGER_USAGE_PREFIX } from './conventions.js';
 import { formatNumber } from '../pricing/decimal.js';
+import { readLangfuseCost, readLangfuseUsage } from './langfuse-usage.js';
 import type { PriceBook, PriceQuote, PricingUsage } from '../pricing/index.js';
 import { normalizeProvider } from './provider-name.js';
 import { FIELD, spanFieldSpecs } from './span-fields.js';
@@ -28,9 +29,10 @@ export interface MapperOptions {
   /** Use a span's own cost (`gen_ai.usage.cost`, `llm.cost.total`) when no price is known. Default false. */
   trustReportedCost?: boolean;
   /**
-   * Model calls a framework instrumentation records (LangChain's, FRAMEWORK_CALL_SCOPES): `calls`
-   * (default) makes them rows; `wrappers` counts them as aggregates, for apps that also run the provider
-   * SDK's instrumentation, whose span of the same call is then the row (one call, one row).
+   * Model calls a framework instrumentation or wrapper records (LangChain's, Langfuse's generations;
+   * FRAMEWORK_CALL_SCOPES): `calls` (default) makes them rows; `wrappers` counts them as aggregates,
+   * for apps that also run the provider SDK's instrumentation, whose span of the same call is then
+   * the row (one call, one row).
    */
   frameworkSpans?: 'calls' | 'wrappers';
 }
@@ -176,8 +178,12 @@ export class UsageMapper {
     const provider = rawProvider === '' ? '' : normalizeProvider(rawProvider);
     const requestModel = found.string(FIELD.requestModel) ?? '';
     const responseModel = found.string(FIELD.responseModel) ?? '';
-    const tokens = readTokens(found, isExclusiveInput(span.scopeName, provider));
-    const details = readUsageDetails(attrs, found);
+    let tokens = readTokens(found, isExclusiveInput(span.scopeName, provider));
+    let oneHour = found.count(FIELD.cacheWrite1hTokens);
+    // Langfuse's observations carry their usage as one JSON object instead of counts.
+    const langfuseUsage = tokens.reported ? undefined : found.string(FIELD.langfuseUsage);
+    if (langfuseUsage !== undefined) ({ tokens, cacheWrite1h: oneHour } = readLangfuseUsage(KEYS.langfuseUsageDetails[0], langfuseUsage));
+    const details = readUsageDetails(attrs, found, oneHour);
     const error = errorType(span, found);
     // A successful call that reported no usage at all (a stream without include_usage) cost
     // something unknown: leave it unpriced rather than claim $0.
@@ -265,16 +271,17 @@ function isExclusiveInput(scopeName: string, provider: string): boolean {
 export const CACHE_WRITE_1H_KEY = 'cache_write_1h_tokens';
 
 /** Billed units other than tokens (1-hour cache writes among them), plus a span's self-reported cost. */
-function readUsageDetails(attrs: Attributes, found: FoundFields): Record<string, number> {
+function readUsageDetails(attrs: Attributes, found: FoundFields, oneHour: number | undefined): Record<string, number> {
   const details: Record<string, number> = {};
-  const oneHour = found.count(FIELD.cacheWrite1hTokens);
   if (oneHour) details[CACHE_WRITE_1H_KEY] = oneHour;
   if (found.prefixed) {
     for (const key in attrs) {
       if (key.startsWith(LEDGER_USAGE_PREFIX)) details[key.slice(LEDGER_USAGE_PREFIX.length)] = toQuantity(key, attrs[key]);
     }
   }
-  const reported = found.quantity(FIELD.reportedCost);
+  const langfuseCost = found.string(FIELD.langfuseCost);
+  const reported = found.quantity(FIELD.reportedCost)
+    ?? (langfuseCost === undefined ? undefined : readLangfuseCost(KEYS.langfuseCostDetails[0], langfuseCost));
   if (reported !== undefined) details[REPORTED_COST_KEY] = reported;
   return details;
 }
@@ -282,7 +289,8 @@ function readUsageDetails(attrs: Attributes, found: FoundFields): Record<string,
 function errorType(span: SpanRecord, found: FoundFields): string {
   const declared = found.string(FIELD.errorType);
   if (declared !== undefined) return declared;
-  if (span.statusCode !== STATUS_ERROR) return '';
+  // Langfuse marks a failed call by its level (no error type: the semconv fallback `_OTHER`).
+  if (span.statusCode !== STATUS_ERROR) return found.string(FIELD.langfuseLevel) === 'ERROR' ? '_OTHER' : '';
   for (const event of span.events) {
     if (event.name !== 'exception' || !event.attributes) continue;
     const type = firstString(event.attributes, ['exception.type']);

@@ -10,6 +10,7 @@ export const FIELD = {
   reportedCost: 11, errorType: 12, environment: 13,
   org: 14, user: 15, feature: 16, conversation: 17,
   cacheWrite1hTokens: 18,
+  langfuseUsage: 19, langfuseCost: 20, langfuseLevel: 21,
 } as const;
 
 /** The fields' alias keys (KEYS, and the attribution keys in use), indexed by FIELD. */
@@ -35,5 +36,8 @@ export function spanFieldSpecs(attribution: AttributionKeys): FieldSpec[] {
   put(FIELD.feature, attribution.feature, 'string');
   put(FIELD.conversation, attribution.conversation, 'string');
   put(FIELD.cacheWrite1hTokens, KEYS.cacheWrite1hTokens, 'count');
+  put(FIELD.langfuseUsage, KEYS.langfuseUsageDetails, 'string');
+  put(FIELD.langfuseCost, KEYS.langfuseCostDetails, 'string');
+  put(FIELD.langfuseLevel, KEYS.langfuseLevel, 'string');
   return specs;
 }

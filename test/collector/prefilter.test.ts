@@ -70,7 +70,7 @@ describe('protobuf prefilter', () => {
   test('the keys are the ones the classifier reads', () => {
     expect(CLASSIFIER_KEYS).toEqual(expect.arrayContaining([
       'gen_ai.operation.name', 'gen_ai.request.model', 'gen_ai.response.model', 'ai.operationId', 'openinference.span.kind',
-      'llm.request.type', 'llm.model_name', 'ai.model.id',
+      'llm.request.type', 'llm.model_name', 'ai.model.id', 'langfuse.observation.type',
     ]));
   });
 });

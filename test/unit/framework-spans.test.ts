@@ -5,6 +5,8 @@ import { spanRecord } from '../support/span-record.js';
 
 // What each instrumentation writes on its span of one ChatOpenAI call (test/conformance/langchain.test.ts).
 const OPENINFERENCE_LLM: Attributes = { 'openinference.span.kind': 'LLM', 'llm.model_name': 'gpt-4o', 'llm.token_count.prompt': 1200, 'llm.token_count.completion': 300 };
+// @langfuse/openai's generation (test/conformance/langfuse.test.ts).
+const LANGFUSE_GENERATION: Attributes = { 'langfuse.observation.type': 'generation', 'langfuse.observation.model.name': 'gpt-4o', 'langfuse.observation.usage_details': '{"input":176,"output":300,"input_cached_tokens":1024}' };
 const GEN_AI_CHAT: Attributes = { 'gen_ai.operation.name': 'chat', 'gen_ai.provider.name': 'openai', 'gen_ai.request.model': 'gpt-4o', 'gen_ai.usage.input_tokens': 1200, 'gen_ai.usage.output_tokens': 300 };
 
 describe('frameworkSpans: whether a framework’s model-call span is the call or wraps the provider’s', () => {
@@ -14,6 +16,8 @@ describe('frameworkSpans: whether a framework’s model-call span is the call or
     ['@arizeai/openinference-instrumentation-langchain', OPENINFERENCE_LLM, 'wrappers', 0],
     ['@traceloop/instrumentation-langchain', GEN_AI_CHAT, 'calls', 1],
     ['@traceloop/instrumentation-langchain', GEN_AI_CHAT, 'wrappers', 0],
+    ['langfuse-sdk', LANGFUSE_GENERATION, undefined, 1],
+    ['langfuse-sdk', LANGFUSE_GENERATION, 'wrappers', 0],
     // Provider instrumentations are the call in both modes.
     ['@opentelemetry/instrumentation-openai', GEN_AI_CHAT, 'wrappers', 1],
     ['@arizeai/openinference-instrumentation-openai', OPENINFERENCE_LLM, 'wrappers', 1],
