@@ -121,8 +121,8 @@ export interface SyncResult { upserted: number; deleted: number; unchanged: numb
 
 /**
  * Makes `rate_cards` hold exactly `cards`: changed or new cards written, cards gone tombstoned;
- * nothing written when equal. Versions (loaded_at here, version in billed_daily) are the server's
- * now64(6) at insert, so a later write wins.
+ * nothing written when equal. Versions (loaded_at) are the server's now64(6) at insert, so a later
+ * write wins; billed_daily's follow from them and the calls' (see snapshotVersion).
  */
 export async function syncRateCards(client: ClickHouseClient, database: string, cards: readonly RateCard[]): Promise<SyncResult> {
   checkDatabase(database);
@@ -178,6 +178,21 @@ function groupValues(group: DayGroup): string {
 }
 
 /**
+ * The version of the rows a re-bill of [fromMs, toMs) writes, from what they are computed from:
+ * the newest delivery of a call in the period and the newest card load, never below the rows they
+ * replace. Read before the calls, so two re-bills of the same calls and cards (two collectors at
+ * once) write the same rows, and one that read a call delivered later outranks one that did not.
+ */
+async function snapshotVersion(runner: QueryRunner, database: string, fromMs: number, toMs: number): Promise<string> {
+  const [row] = await runner.query<{ version: string }>(`SELECT toString(greatest(
+  (SELECT max(inserted_at) FROM ${database}.ai_usage WHERE ts >= fromUnixTimestamp64Milli({from:Int64}) AND ts < fromUnixTimestamp64Milli({to:Int64})),
+  (SELECT max(loaded_at) FROM ${database}.rate_cards),
+  (SELECT max(version) FROM ${database}.billed_daily WHERE day >= toDate(fromUnixTimestamp64Milli({from:Int64})) AND day < toDate(fromUnixTimestamp64Milli({to:Int64}))))) AS version`,
+  { from: fromMs, to: toMs });
+  return row!.version;
+}
+
+/**
  * Recomputes `billed_daily` for the whole UTC days the period touches, from the calls and the
  * cards. Writes only groups whose figures changed, tombstones groups no call makes any more: a
  * second run with the same calls and cards writes nothing.
@@ -187,6 +202,7 @@ export async function rebillDays(client: ClickHouseClient, runner: QueryRunner, 
   const DAY_MS = 86_400_000;
   const fromMs = Math.floor(options.fromMs / DAY_MS) * DAY_MS;
   const toMs = Math.ceil(options.toMs / DAY_MS) * DAY_MS;
+  const version = await snapshotVersion(runner, options.database, fromMs, toMs);
   const groups = new Map<string, DayGroup>();
   let calls = 0;
   await forEachCall(runner, { database: options.database, fromMs, toMs }, (call) => {
@@ -214,7 +230,7 @@ FROM ${options.database}.billed_daily_exact WHERE day >= toDate(fromUnixTimestam
     writes.push({
       org_id: group.org_id, day: group.day, feature: group.feature, model: group.model, rate_card: group.rate_card,
       calls: t.calls, unpriced_calls: t.unpriced, cost_usd: decimal18(t.cost), billed_usd: decimal18(t.billed),
-      credits: decimal18(addDec({ n: t.wholeCredits, s: 0 }, t.poolCredits)), is_deleted: 0,
+      credits: decimal18(addDec({ n: t.wholeCredits, s: 0 }, t.poolCredits)), version, is_deleted: 0,
     });
   }
   const written = writes.length;
@@ -222,7 +238,7 @@ FROM ${options.database}.billed_daily_exact WHERE day >= toDate(fromUnixTimestam
   for (const row of stored) {
     if (groups.has(JSON.stringify([row.org_id, row.day, row.feature, row.model]))) continue;
     deleted++;
-    writes.push({ ...row, calls: 0, unpriced_calls: 0, is_deleted: 1 });
+    writes.push({ ...row, calls: 0, unpriced_calls: 0, version, is_deleted: 1 });
   }
   if (writes.length > 0) {
     // A fresh token: a block equal to an earlier one (A → B → A) must not be dropped as a retry.

@@ -25,6 +25,8 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import { createStoreClient, describeStore, parseStore, storeDatabase, StoreLockedError, type Store } from '../clickhouse/store.js';
 import { Ledger } from '../delivery/ledger.js';
 import { MappingThread } from '../delivery/mapping-thread.js';
+import { BillingRefresher } from '../delivery/billing-refresher.js';
+import { loadRateCardsFile } from '../billing/rate-cards.js';
 import { budgetAlertSettings, startBudgetAlerting } from '../delivery/budgets/alerting.js';
 import { FaultSwitch } from './fault-injection.js';
 import { IdleFlusher, QueueAdmission } from './admission.js';
@@ -83,6 +85,8 @@ export async function startCollector(config: CollectorConfig, options: StartOpti
   }
 
   log.info('starting', { config: describeConfig(config) });
+  // Read before the store is touched: a card with an error stops the start with its one line.
+  const rateCards = config.rates !== undefined ? loadRateCardsFile(config.rates) : undefined;
   // Test-only: the ledger's client behind a switch that can make ClickHouse look down.
   const faults = config.faultInjection ? FaultSwitch.fromEnv() : undefined;
   let faultClient: ClickHouseClient | undefined;
@@ -126,7 +130,12 @@ export async function startCollector(config: CollectorConfig, options: StartOpti
     await faultClient?.close().catch(() => undefined);
     throw error;
   }
+  const billing = rateCards && BillingRefresher.forLedger(ledger, {
+    cards: rateCards, intervalMs: config.billingRefreshMs, ...(config.ttlDays ? { ttlDays: config.ttlDays } : {}),
+    onRefresh: (r) => { if (r.days > 0) log.debug('billed_daily refreshed', { ...r }); },
+  });
   const closeLedger = async (): Promise<void> => {
+    await billing?.close();
     await budgetAlerting?.close();
     await thread?.close();
     await ledger.close();
@@ -163,6 +172,7 @@ export async function startCollector(config: CollectorConfig, options: StartOpti
   const metrics = new CollectorMetrics(() => ledger.stats, capacity, {
     spool: ledger.durable, storeWaiting: () => ledger.waitingFor !== undefined,
     ...(budgetAlerting ? { budgetAlerts: () => budgetAlerting.stats() } : {}),
+    ...(billing ? { billing: billing.stats } : {}),
   });
   const auth = new TokenAuthenticator(config.tokens);
   // Probes get a session of their own, so a long user query never makes the collector look unready.

@@ -68,6 +68,10 @@ export interface CollectorConfig {
   alertWebhook: string | undefined;
   /** HMAC-SHA256 key of the alerts' signature: from the environment only, never a flag (it would show in `ps`). */
   alertWebhookSecret: string | undefined;
+  /** Rate cards file (JSON or YAML): synced into rate_cards, billed_daily kept current; undefined = no billing. */
+  rates: string | undefined;
+  /** With `rates`: billed_daily is refreshed at most this often (ms). */
+  billingRefreshMs: number;
   /** Write <store>/collector.json for an embedded store so the CLI finds the query endpoint. */
   discovery: boolean;
   /**
@@ -133,6 +137,8 @@ export const SETTINGS = {
   frameworkSpans: { flag: 'framework-spans', env: 'GENAI_LEDGER_FRAMEWORK_SPANS', kind: 'string', default: 'calls', doc: 'LangChain instrumentations\' model-call spans: calls (rows), or wrappers when the apps also run a provider instrumentation, whose spans of the same calls are then the rows' },
   budgets: { flag: 'budgets', env: 'GENAI_LEDGER_BUDGETS', kind: 'string', default: undefined, doc: 'budgets file (JSON or YAML): alerts fire once per budget, period and alert_at threshold as rows are written' },
   alertWebhook: { flag: 'alert-webhook', env: 'GENAI_LEDGER_ALERT_WEBHOOK', kind: 'string', default: undefined, doc: 'URL budget alerts are POSTed to, retried until a 2xx (signed with GENAI_LEDGER_ALERT_WEBHOOK_SECRET when set); none: alerts are logged' },
+  rates: { flag: 'rates', env: 'GENAI_LEDGER_RATES', kind: 'string', default: undefined, doc: 'rate cards file (YAML or JSON): loaded into the store\'s rate_cards at start, then billed_daily kept current as calls arrive (see --billing-refresh)' },
+  billingRefresh: { flag: 'billing-refresh', env: 'GENAI_LEDGER_BILLING_REFRESH', kind: 'seconds', default: '60', doc: 'with --rates: re-bill the days that received calls (by call time) at most this often, seconds' },
   discovery: { flag: 'discovery', env: 'GENAI_LEDGER_DISCOVERY', kind: 'bool', default: 'on', doc: 'write <store>/collector.json (mode 0600) so CLI readers find the query endpoint' },
   spool: { flag: 'spool', env: 'GENAI_LEDGER_SPOOL', kind: 'bool', default: 'on', doc: 'durable write-ahead spool: answer 200 only once the rows are fsync\'d on disk, so they survive ClickHouse outages and SIGKILL (off, or --no-spool: rows wait in memory only)' },
   spoolDir: { flag: 'spool-dir', env: 'GENAI_LEDGER_SPOOL_DIR', kind: 'string', default: undefined, doc: 'spool directory, one collector at a time (default: <store>/spool for an embedded store; required with a ClickHouse URL unless the spool is off)' },
@@ -314,6 +320,8 @@ export function parseCollectorConfig(argv: readonly string[], env: NodeJS.Proces
     budgets: str('budgets'),
     alertWebhook: webhookUrl(str('alertWebhook')),
     alertWebhookSecret: env.GENAI_LEDGER_ALERT_WEBHOOK_SECRET?.trim() || undefined,
+    rates: str('rates'),
+    billingRefreshMs: Math.round(num('billingRefresh', 0.01) * 1000),
     discovery: bool('discovery'),
     spool,
     faultInjection: env.GENAI_LEDGER_FAULT_INJECTION === '1',

@@ -5,6 +5,7 @@
  */
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import type { BudgetAlertStats } from '../delivery/budgets/alerts.js';
+import type { BillingRefreshStats } from '../delivery/billing-refresher.js';
 import type { LedgerStats } from '../delivery/ledger.js';
 
 type Labels = Record<string, string>;
@@ -117,7 +118,7 @@ export class CollectorMetrics {
   constructor(
     stats: () => LedgerStats | undefined,
     queueCapacity: { rows: number; bytes: number },
-    options: { spool?: boolean; storeWaiting?: () => boolean; budgetAlerts?: () => BudgetAlertStats | undefined } = {},
+    options: { spool?: boolean; storeWaiting?: () => boolean; budgetAlerts?: () => BudgetAlertStats | undefined; billing?: BillingRefreshStats } = {},
   ) {
     const r = this.registry;
     const p = 'genai_ledger_';
@@ -161,6 +162,13 @@ export class CollectorMetrics {
       r.add(new Observed(`${p}budget_alert_failed_attempts_total`, 'Webhook attempts that did not get a 2xx (retried with backoff).', 'counter', al((s) => s.failedAttempts)));
       r.add(new Observed(`${p}budget_alerts_pending`, 'Budget alerts won by this collector and not delivered yet.', 'gauge', al((s) => s.pending)));
       r.add(new Observed(`${p}budget_refresh_errors_total`, 'Reads of budget spend that failed (tried again at the next poll).', 'counter', al((s) => s.refreshErrors)));
+    }
+    const billing = options.billing;
+    if (billing) {
+      r.add(new Observed(`${p}billing_refreshes_total`, 'Refreshes of billed_daily that completed (--rates).', 'counter', () => billing.refreshes));
+      r.add(new Observed(`${p}billing_refresh_failures_total`, 'Refreshes of billed_daily (or rate-card syncs) that failed; tried again at the next tick.', 'counter', () => billing.failures));
+      r.add(new Observed(`${p}billing_last_success_timestamp_seconds`, 'Unix time of the last successful refresh of billed_daily (0: none yet).', 'gauge', () => billing.lastSuccessMs / 1000));
+      r.add(new Observed(`${p}billing_days_rebilled_total`, 'UTC days re-billed by the refreshes.', 'counter', () => billing.daysRebilled));
     }
     if (options.spool) {
       const sp = (read: (s: NonNullable<LedgerStats['spool']>) => number) => () => {

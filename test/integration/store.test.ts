@@ -24,7 +24,7 @@ const TABLES = [
   'ai_usage_hourly_by_org_model_refresh', 'ai_usage_hourly_by_org_refresh',
   'ai_usage_hourly_by_time', 'ai_usage_hourly_by_time_exact', 'ai_usage_hourly_by_time_refresh', 'ai_usage_hourly_exact',
   'ai_usage_hourly_refresh', 'ai_usage_latency_daily', 'ai_usage_latency_daily_exact', 'ai_usage_latency_daily_refresh', 'ai_usage_latency_hourly', 'ai_usage_latency_hourly_exact', 'ai_usage_latency_hourly_refresh',
-  'ai_usage_unpriced', 'ai_usage_unpriced_exact', 'ai_usage_unpriced_refresh', 'billed_daily', 'billed_daily_exact', 'budget_alerts', 'budgets',
+  'ai_usage_unpriced', 'ai_usage_unpriced_exact', 'ai_usage_unpriced_refresh', 'billed_daily', 'billed_daily_exact', 'billing_watermark', 'budget_alerts', 'budgets',
   'model_prices', 'model_prices_exact', 'provider_costs', 'provider_costs_exact', 'provider_usage', 'provider_usage_exact', 'rate_cards', 'rate_cards_exact', 'schema_migrations',
 ];
 

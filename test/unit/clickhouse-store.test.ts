@@ -73,6 +73,7 @@ describe('migrations', () => {
       '7_budgets',
       '8_rate_cards',
       '9_provider_bills',
+      '11_billing_watermark',
     ]);
   });
 

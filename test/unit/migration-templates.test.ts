@@ -14,6 +14,7 @@ const RECORDED_CHECKSUMS: Record<number, string> = {
   9: '8e0939e19fcc20272b8bb1ce71f2b1788333b7052fd82ce411cab63bf79e70be',
   7: '1ac33d0f1a5767228eed3cf99f356517e4e3614399bfa20b8265a28effae10f2',
   8: '472db8112620f1c6138276f03744395af192582cb693ab62845189186a8a6f16',
+  11: '560b8edd23abd790424b2758f04bed63574e9a8cda98ad0e812ca1f46fba6be4',
 };
 
 interface Snapshot {
