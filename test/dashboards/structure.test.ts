@@ -15,7 +15,7 @@ import { ALL, allPanels, DATASOURCE_TYPE, DATASOURCE_UID, dashboardQueries, expa
 const root = findPackageRoot();
 /** The test file that runs each dashboard's panels and variables with asserted figures. */
 const TEST_FILES: Record<string, string | string[]> = {
-  'genai-ledger-overview': ['overview.test.ts', 'margin.test.ts'],
+  'genai-ledger-overview': ['overview.test.ts', 'margin.test.ts', 'budgets.test.ts'],
   'genai-ledger-tenant': ['tenant.test.ts', 'margin.test.ts'],
   'genai-ledger-models': 'models-anomalies.test.ts',
   'genai-ledger-anomalies': 'models-anomalies.test.ts',
@@ -165,12 +165,15 @@ describe.each(dashboards.map((d) => [d.file, d.dashboard] as const))('%s', (_fil
   test('every query reads the ledger through exact relations (FINAL views), never ai_usage itself', () => {
     const allowed = new Set(['ai_usage_exact', 'ai_usage_hourly_exact', 'ai_usage_hourly_by_time_exact', 'ai_usage_latency_hourly_exact', 'ai_usage_daily_exact', 'model_prices_exact',
       'ai_usage_hourly_by_model_exact', 'ai_usage_hourly_by_org_exact', 'ai_usage_hourly_by_feature_exact', 'ai_usage_hourly_by_org_model_exact', 'ai_usage_latency_daily_exact', 'ai_usage_daily_by_org_exact',
-      'ai_usage_hourly_by_org_conversation_exact', 'ai_usage_unpriced_exact', 'provider_costs_exact', 'provider_usage_exact', 'billed_daily_exact']);
+      'ai_usage_hourly_by_org_conversation_exact', 'ai_usage_unpriced_exact', 'provider_costs_exact', 'provider_usage_exact', 'billed_daily_exact',
+      // Budgets in force, a ReplacingMergeTree read with FINAL (checked below).
+      'budgets']);
     for (const q of dashboardQueries(d)) {
       for (const m of q.rawSql.matchAll(/\b(?:FROM|JOIN)\s+([A-Za-z_][\w.]*)\b(?!\s*\()/g)) {
         expect(allowed.has(m[1]!), `${q.name} reads ${m[1]}`).toBe(true);
       }
       expect(q.rawSql, q.name).not.toMatch(/\bai_usage(_hourly|_daily)?\b(?!_)/);
+      expect(q.rawSql, q.name).not.toMatch(/\bFROM budgets\b(?! FINAL)/);
     }
   });
 

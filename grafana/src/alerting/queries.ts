@@ -4,10 +4,9 @@
  * backend macros (`$__timeFilter`, `$__fromTime`, `$__toTime`) are expanded. So a dashboard
  * panel's SQL is reused here with its filters on All and its variables fixed.
  */
-import { FIELD_COLUMN } from '../../../clickhouse/budgets.js';
-import { BUDGET_FIELDS } from '../../../pricing/budgets/index.js';
 import { anomalies } from '../dashboards/anomalies.js';
 import type { Panel } from '../model.js';
+import { budgetStatusSql } from '../query/budgets.js';
 import { sql } from '../query/sql.js';
 
 /** When an hour's spend counts as a jump: the anomalies dashboard's `$factor` and `$min_spend`. */
@@ -54,51 +53,17 @@ FROM
 )`;
 }
 
-/** The ledger column each budget field matches. */
-/** The value of the budget field named by `name` (a String expression) in a ledger row. */
-const fieldValue = (name: string): string =>
-  `multiIf(${BUDGET_FIELDS.map((f) => `${name} = '${f}', ${FIELD_COLUMN[f]}`).join(', ')}, '')`;
-
 /**
- * Per budget in force (and per value of a `per` budget) with spend in its current period: the
- * highest of its `alert_at` fractions its spend has reached (0 when none). Periods are calendar
- * periods in UTC holding the evaluation time (`$__toTime`), as `genai-ledger budgets` computes
- * them; spend comes from the exact view, so duplicate deliveries count once.
+ * Per budget in force (and per value of a `per` budget with spend): the highest of its `alert_at`
+ * fractions its spend has reached in its current period (0 when none), from the overview's Budgets
+ * table query (query/budgets.ts), computed as `genai-ledger budgets` computes it.
  */
 export function budgetThresholdSql(): string {
   return sql`
-WITH toTimeZone($__toTime, 'UTC') AS at
-SELECT
-    name AS budget,
-    per_value,
-    toFloat64(arrayMax(arrayFilter(a -> spent >= multiplyDecimal(limit_usd, a, 18), arrayPushFront(alert_at, toDecimal128(0, 18))))) AS threshold
+SELECT budget, per_value, threshold
 FROM
 (
-    SELECT
-        b.name AS name,
-        if(b.per = '', '', ${fieldValue('b.per')}) AS per_value,
-        any(b.limit_usd) AS limit_usd,
-        any(b.alert_at) AS alert_at,
-        sum(u.cost_usd) AS spent
-    FROM
-    (
-        SELECT
-            name, match, per, limit_usd, alert_at,
-            multiIf(period = 'day', toStartOfDay(at), period = 'week', toDateTime(toMonday(at), 'UTC'), toDateTime(toStartOfMonth(at), 'UTC')) AS period_start
-        FROM budgets FINAL
-    ) AS b
-    CROSS JOIN
-    (
-        SELECT ts, org_id, user_id, feature, service_name, environment, provider, request_model, cost_usd
-        FROM ai_usage_exact
-        WHERE ts >= least(toDateTime(toMonday(at), 'UTC'), toDateTime(toStartOfMonth(at), 'UTC'))
-          AND ts <= at
-          AND cost_usd IS NOT NULL
-    ) AS u
-    WHERE u.ts >= b.period_start
-      AND arrayAll(k -> b.match[k] = ${fieldValue('k')}, mapKeys(b.match))
-      AND (b.per = '' OR per_value != '')
-    GROUP BY name, per_value
+    ${budgetStatusSql()}
 )
 ORDER BY budget, per_value`;
 }

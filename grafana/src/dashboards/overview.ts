@@ -4,10 +4,11 @@ import { dashboard } from '../dashboard.js';
 import { row, stat, table, type GridPos, type Panel } from '../model.js';
 import { marginTable, marginTotals } from '../margin.js';
 import { spendOverTime, totals, unpricedCalls, type Read } from '../panels.js';
+import { budgetStatusSql } from '../query/budgets.js';
 import { filterClause, FILTERS } from '../query/filters.js';
 import { rollupQuery } from '../query/rollup-query.js';
 import { sql, where } from '../query/sql.js';
-import { count, drillDownToOrg, fixedColor, ms, usd, usdGauge, viewPanel, type FieldStyle } from '../style.js';
+import { count, drillDownToOrg, fixedColor, ms, ratio, usd, usdGauge, viewPanel, type FieldStyle } from '../style.js';
 import { datasourceVariable, filterVariable } from '../variables.js';
 import { OVERVIEW, TENANT } from './ids.js';
 
@@ -157,5 +158,31 @@ LIMIT 500`,
     marginTotals(13, { h: 4, w: 24, x: 0, y: 34 }, FILTERS),
     marginTable({ id: 14, title: 'Billed against cost per org', gridPos: { h: 9, w: 14, x: 0, y: 38 }, filters: FILTERS, by: ['org_id', 'org'], fields: { org: drillDownToOrg(TENANT) } }),
     marginTable({ id: 15, title: 'Orgs with a negative margin', gridPos: { h: 9, w: 10, x: 14, y: 38 }, filters: FILTERS, by: ['org_id', 'org'], negativeOnly: true, fields: { org: drillDownToOrg(TENANT) } }),
+    row(16, 'Budgets', 47),
+    table({
+      id: 17,
+      title: 'Budgets: spent, limit, forecast',
+      description:
+        "Each budget in force (the budgets table: what the collector's or an app's budgets file put there) in its current calendar period in UTC (weeks from Monday) at the end of the range (now by default), and a per budget once per value with spend, most used first: spent (exact, duplicate deliveries counted once), limit, forecast (spent × period length ÷ time elapsed), used (spent ÷ limit) and state (warning from the first alert_at fraction, exceeded at or over the limit), as `genai-ledger budgets` computes them. The filters do not apply: a budget's own match does.",
+      gridPos: { h: 9, w: 24, x: 0, y: 48 },
+      sql: sql`
+SELECT budget, per_value AS value, period, period_start, period_end, spent_usd, limit_usd, forecast_usd, used, state
+FROM
+(
+    ${budgetStatusSql()}
+)
+ORDER BY used DESC, budget, value`,
+      fields: {
+        spent_usd: { displayName: 'spent', ...usd(4) },
+        limit_usd: { displayName: 'limit', ...usd(2) },
+        forecast_usd: { displayName: 'forecast', ...usd(2) },
+        used: {
+          ...ratio(1),
+          color: { mode: 'thresholds' },
+          thresholds: { mode: 'absolute', steps: [{ color: 'green', value: null }, { color: 'orange', value: 0.8 }, { color: 'red', value: 1 }] },
+          custom: { cellOptions: { type: 'gauge', mode: 'basic' } },
+        },
+      },
+    }),
   ],
 });
