@@ -8,12 +8,31 @@
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 import { diag } from '@opentelemetry/api';
-import type { RateCard } from '../billing/rate-cards.js';
+import { compileRateCards, loadRateCardsFile, type RateCard } from '../billing/rate-cards.js';
 import { syncRateCards } from '../clickhouse/billing.js';
 import { refreshBilling, type BillingRefreshResult } from '../clickhouse/billing-refresh.js';
 import type { Ledger } from './ledger.js';
 
 export const DEFAULT_BILLING_REFRESH_MS = 60_000;
+
+/**
+ * An app's billing refresh (the exporter's and register()'s options). Given explicitly, never
+ * from GENAI_LEDGER_RATES: every process with rates re-bills the days it wrote to, so it is set
+ * on one writer (a collector, or one app), not on every instance by a shared environment.
+ */
+export interface BillingOptions {
+  /** A rate-cards file (YAML or JSON) or its content (`{ rate_cards: [...] }`); none: billed_daily is left to `reprice --billing`. */
+  rates?: string | { rate_cards: readonly unknown[] };
+  /** With `rates`: billed_daily is refreshed at most this often, ms. Default 60 000. */
+  billingRefreshMs?: number;
+}
+
+/** The cards of `options.rates`, validated; throws a RateCardError (one line naming the card and field). */
+export function rateCardsOption(options: BillingOptions): RateCard[] | undefined {
+  const rates = options.rates;
+  if (rates === undefined) return undefined;
+  return typeof rates === 'string' ? loadRateCardsFile(rates) : compileRateCards(rates, 'rates');
+}
 
 export interface BillingRefresherOptions {
   client: ClickHouseClient;

@@ -6,6 +6,7 @@
  *   row-sink.ts       where rows go: the ledger's writer queue, or its write-ahead spool
  *   span-outcomes.ts  every span not stored, counted by reason (stats(), OTel metrics)
  *   with `budgets`, budget alerts (delivery/budgets/alerting.ts), started once the store is set up
+ *   with `rates`, billed_daily kept current (delivery/billing-refresher.ts), likewise
  *
  * `export()` sets ordinary spans aside, packs what the mapper reads of the AI spans for the
  * mapping thread (which maps, prices and serializes them) and answers SUCCESS at once; the rows
@@ -19,6 +20,7 @@ import { ExportResultCode, suppressTracing, type ExportResult } from '@opentelem
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { budgetAlertSettings, diagAlertingLog, startBudgetAlerting, type BudgetAlerting, type BudgetAlertingOptions } from '../delivery/budgets/alerting.js';
 import type { BudgetAlertStats } from '../delivery/budgets/alerts.js';
+import { BillingRefresher, rateCardsOption, type BillingOptions, type BillingRefreshStats } from '../delivery/billing-refresher.js';
 import { Ledger, type IngestResult, type LedgerOptions, type LedgerStats } from '../delivery/ledger.js';
 import { MappingThread } from '../delivery/mapping-thread.js';
 import { localMapping, ThreadMapping, type LostInFlight, type MappingStage, type StageOutput } from './mapping-stage.js';
@@ -34,7 +36,7 @@ import { SpanWire } from './span-wire.js';
  * `alertWebhook` (GENAI_LEDGER_ALERT_WEBHOOK), signed with `alertWebhookSecret`
  * (GENAI_LEDGER_ALERT_WEBHOOK_SECRET), or logged on `diag` without a webhook.
  */
-export interface GenAiLedgerExporterOptions extends LedgerOptions, BudgetAlertingOptions {
+export interface GenAiLedgerExporterOptions extends LedgerOptions, BudgetAlertingOptions, BillingOptions {
   /** Spans held while the store opens (prices load, migrations run); more are dropped and counted. Default 10 000. */
   maxPendingSpans?: number;
   /**
@@ -72,6 +74,8 @@ export interface ExporterStats extends LedgerStats {
   notStored: Record<string, number>;
   /** The budget alerts' counters, once they run (with `budgets`). */
   budgetAlerts?: BudgetAlertStats;
+  /** The billing refresh's counters (with `rates`). */
+  billing?: BillingRefreshStats;
 }
 
 const SHUT_DOWN: ExportResult = { code: ExportResultCode.FAILED, error: new Error('genai-ledger exporter is shut down') };
@@ -87,11 +91,13 @@ export class GenAiLedgerExporter implements SpanExporter {
   #sink: RowSink | undefined;
   readonly #durable: boolean;
   #alerting: BudgetAlerting | undefined;
+  #billing: BillingRefresher | undefined;
   #stopped = false;
 
-  /** Throws a one-line error for budgets with an error or a webhook that is not an http(s) URL (configuration). */
+  /** Throws a one-line error for budgets or rate cards with an error, or a webhook that is not an http(s) URL (configuration). */
   constructor(options: GenAiLedgerExporterOptions = {}) {
     const alertSettings = budgetAlertSettings(options);
+    const rateCards = rateCardsOption(options);
     this.#pending = new PendingSpans(options.maxPendingSpans ?? DEFAULT_MAX_PENDING_SPANS);
     this.#durable = options.spool !== undefined;
     this.#stage = mappingStage(options);
@@ -104,6 +110,12 @@ export class GenAiLedgerExporter implements SpanExporter {
         if (alertSettings) {
           // Their store reads and webhook POSTs are the ledger's own I/O: never traced.
           this.#alerting = context.with(suppressTracing(context.active()), () => startBudgetAlerting(alertSettings, ledger, diagAlertingLog));
+        }
+        if (rateCards) {
+          this.#billing = context.with(suppressTracing(context.active()), () => BillingRefresher.forLedger(ledger, {
+            cards: rateCards, ...(options.billingRefreshMs !== undefined ? { intervalMs: options.billingRefreshMs } : {}),
+            ...(options.ttlDays !== undefined ? { ttlDays: options.ttlDays } : {}),
+          }));
         }
         for (const held of this.#pending.take()) this.#deliver(held.spans, held.answer);
         return ledger;
@@ -137,6 +149,7 @@ export class GenAiLedgerExporter implements SpanExporter {
     this.#stopped = true;
     const ledger = await this.#opening;
     await this.#alerting?.close();
+    await this.#billing?.close();
     await this.#stage.close();
     await ledger?.close();
     this.#stopObserving();
@@ -153,6 +166,7 @@ export class GenAiLedgerExporter implements SpanExporter {
       mappingThread: this.#stage.offThread, spansInFlight: this.#stage.inFlight, spansDroppedInFlight: inFlight,
       notStored: { ...this.#ledgerReasons(), ...this.#outcomes.byReason() },
       ...(alerts ? { budgetAlerts: { ...alerts } } : {}),
+      ...(this.#billing ? { billing: { ...this.#billing.stats } } : {}),
     };
   }
 
