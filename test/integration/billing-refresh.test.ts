@@ -9,7 +9,9 @@ import { compileRateCards } from '../../billing/rate-cards.js';
 import { syncRateCards } from '../../clickhouse/billing.js';
 import { mergeRanges, refreshBilling } from '../../clickhouse/billing-refresh.js';
 import { createStoreClient } from '../../clickhouse/store.js';
+import { BillingRefresher } from '../../delivery/billing-refresher.js';
 import type { UsageRow } from '../../usage/usage-row.js';
+import { waitFor } from '../collector/support/collector-process.js';
 import { openTestStore, queryRows, usageRow, type TestStore } from '../support/store.js';
 
 let store: TestStore;
@@ -86,6 +88,41 @@ SELECT toString(day) AS day, uniqExact(version) AS versions, uniqExact(billed_us
 FROM genai_ledger.billed_daily WHERE billed_usd = cost_usd * 1.5 AND cost_usd > 0 GROUP BY day ORDER BY day`);
   expect(written).toHaveLength(30);
   expect(written.every((w) => Number(w.versions) === 1 && Number(w.figures) === 1)).toBe(true);
+});
+
+test('the background refresher never throws: with the store down it counts failures, and catches up once it answers', async () => {
+  let down = true;
+  const refused = async (): Promise<never> => {
+    throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:8123'), { code: 'ECONNREFUSED' });
+  };
+  // The store's client, refusing every read while `down` (the card sync and the refresh both read first).
+  const flaky = new Proxy(store.client, {
+    get(target, prop) {
+      if (prop === 'query' && down) return refused;
+      const value = Reflect.get(target, prop, target) as unknown;
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  await insert([call('2026-10-08')]);
+  let written = 1;
+  const refresher = BillingRefresher.start({ client: flaky, database: 'genai_ledger', cards: cards('0.50'), intervalMs: 20, writtenRows: () => written });
+  try {
+    await waitFor(() => (refresher.stats.failures >= 2 ? true : undefined), 30_000, 'two failed refreshes');
+    expect(refresher.stats).toMatchObject({ refreshes: 0, lastSuccessMs: 0 });
+    down = false;
+    await waitFor(() => (refresher.stats.refreshes >= 1 ? true : undefined), 30_000, 'a refresh once the store answers');
+    expect(refresher.stats.lastSuccessMs).toBeGreaterThan(0);
+    // The call of Oct 8 that arrived while it was down: billed at 50 %.
+    expect((await billedByDay())['2026-10-08']).toEqual([2, '0.003']);
+    // No rows written since the last refresh: the ticks after it do nothing.
+    const { refreshes } = refresher.stats;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(refresher.stats.refreshes).toBe(refreshes);
+    written++;
+    await waitFor(() => (refresher.stats.refreshes > refreshes ? true : undefined), 30_000, 'a refresh after new rows');
+  } finally {
+    await refresher.close();
+  }
 });
 
 test.each([
