@@ -9,11 +9,11 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { UsageRow } from '../../usage/usage-row.js';
-import { prepareHeldStore } from '../support/delivery-counts.js';
 import { usageRow } from '../support/store.js';
-import { errorLines, runCli, sql, storeTool, tempDir } from './support/cli.js';
+import { cliSession, errorLines, tempDir, type CliSession } from './support/cli.js';
 
 let dir: string;
+let session: CliSession;
 let rates: string;
 let ratesChanged: string;
 let badRates: string;
@@ -72,8 +72,9 @@ beforeAll(async () => {
   writeFileSync(first, JSON.stringify(rows));
   writeFileSync(second, JSON.stringify([duplicate]));
   try {
-    await prepareHeldStore(dir); // no background merge: both deliveries stay in ai_usage
-    const out = await storeTool(dir, [
+    session = cliSession(dir);
+    const out = await session.storeTool([
+      'hold-merges', // no background merge: both deliveries stay in ai_usage
       `seed=${first}`, `seed=${second}`,
       'SELECT (SELECT count() FROM genai_ledger.ai_usage) AS raw, (SELECT count() FROM genai_ledger.ai_usage_exact) AS exact',
     ]);
@@ -84,12 +85,13 @@ beforeAll(async () => {
   }
 }, 120_000);
 
-afterAll(() => {
+afterAll(async () => {
+  await session?.close();
   for (const path of [dir, rates, ratesChanged, badRates]) rmSync(path, { recursive: true, force: true });
 });
 
 async function cli(args: string[]): Promise<string> {
-  const result = await runCli([...args, '--store', dir]);
+  const result = await session.run([...args, '--store', dir]);
   expect(result.code, result.stderr).toBe(0);
   return result.stdout;
 }
@@ -142,7 +144,7 @@ describe('invoice', () => {
   }, 90_000);
 
   it('a bad rate card is one line naming the card and the field', async () => {
-    const result = await runCli(['invoice', ...NOV, '--rates', badRates, '--store', dir]);
+    const result = await session.run(['invoice', ...NOV, '--rates', badRates, '--store', dir]);
     expect(result.code).toBe(1);
     expect(errorLines(result)).toEqual([
       `genai-ledger: ${badRates}: rate_cards[1] (org "acme"): credit_rounding: one of call_floor, call_ceil, invoice_half_even, got "nearest"`,
@@ -165,7 +167,7 @@ describe('credits', () => {
 });
 
 describe('reprice --billing', () => {
-  const billed = () => sql<Record<string, unknown>>(dir, `SELECT org_id, toString(day) AS day, model, rate_card, calls, unpriced_calls,
+  const billed = () => session.sql<Record<string, unknown>>(`SELECT org_id, toString(day) AS day, model, rate_card, calls, unpriced_calls,
     toString(cost_usd) AS cost, toString(billed_usd) AS billed, toString(credits) AS credits
     FROM genai_ledger.billed_daily_exact WHERE day >= '2026-11-01' AND day < '2026-12-01' ORDER BY org_id, day, model`);
   const PERIOD = ['--from', '2026-11-01', '--to', '2026-12-01'];

@@ -1,14 +1,16 @@
 /**
  * The store tool's operations on an open, migrated embedded store, shared by the store tool
  * (store-tool.ts, a process of its own) and the CLI session (cli-session.ts): `seed=FILE` (a JSON
- * array of usage rows, written with the BatchWriter), `refresh` (rollups), or SQL (its rows as one
- * JSON line). Returns what the operation prints.
+ * array of usage rows, written with the BatchWriter), `refresh` (rollups), `hold-merges` (no
+ * background merge of ai_usage: every delivery stays visible, see holdMerges), or SQL (its rows as
+ * one JSON line). Returns what the operation prints.
  */
 import { readFileSync } from 'node:fs';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { refreshRollups } from '../../../clickhouse/migrate.js';
 import { QUERY_OUTPUT_SETTINGS } from '../../../clickhouse/query-runner.js';
 import { BatchWriter } from '../../../delivery/writer/batch-writer.js';
+import { holdMerges } from '../../support/delivery-counts.js';
 import type { UsageRow } from '../../../usage/usage-row.js';
 
 export async function storeOp(client: ClickHouseClient, database: string, op: string): Promise<string> {
@@ -22,6 +24,10 @@ export async function storeOp(client: ClickHouseClient, database: string, op: st
   }
   if (op === 'refresh') {
     await refreshRollups(client, { database });
+    return '';
+  }
+  if (op === 'hold-merges') {
+    await holdMerges(client, database);
     return '';
   }
   const rs = await client.query({ query: op, format: 'JSONEachRow', clickhouse_settings: QUERY_OUTPUT_SETTINGS });

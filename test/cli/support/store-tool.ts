@@ -1,9 +1,8 @@
 /**
  * A child process that owns an embedded store for a test (chDB binds a directory to one process,
  * so the test process itself never opens it): `node --import tsx store-tool.ts DIR OP...` where OP
- * is `seed=FILE` (a JSON array of usage rows, written with the BatchWriter), `refresh` (rollups),
- * `hold=MS` (print `holding` and keep the store open MS ms, as a collector would), or SQL (its
- * rows printed as one JSON line). The store is migrated first.
+ * is `hold=MS` (print `holding` and keep the store open MS ms, as a collector would) or one of
+ * store-ops.ts's (`seed=FILE`, `refresh`, `hold-merges`, SQL). The store is migrated first.
  *
  * Rows come from a file, not stdin: with data on its stdin, the embedded engine refuses inserts
  * ("Processing async inserts with both inlined and external data (from stdin or infile) is not
