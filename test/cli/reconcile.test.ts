@@ -7,13 +7,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { usageRow } from '../support/store.js';
 import { startFakeAdminApi, type FakeAdminApi } from '../support/fake-admin-api.js';
-import { errorLines, runCli, seedRows, tempDir } from './support/cli.js';
+import { cliSession, errorLines, tempDir, type CliSession } from './support/cli.js';
 
 const fixture = (name: string): string => new URL(`../fixtures/bills/${name}`, import.meta.url).pathname;
 const ANTHROPIC_KEY = 'sk-ant-admin01-cli-test-key-000111';
 const NOVEMBER = ['--from', '2025-11-01', '--to', '2025-11-04'];
 
 let dir: string;
+let session: CliSession;
 let fake: FakeAdminApi;
 
 beforeAll(async () => {
@@ -29,7 +30,8 @@ beforeAll(async () => {
     provider: 'anthropic', request_model: 'claude-sonnet-4-5', response_model: 'claude-sonnet-4-5-20250929', priced_model: 'anthropic/claude-sonnet-4-5',
     input_tokens: 50_000, output_tokens: 5_000, cache_read_tokens: 20_000, cost_usd: '0.15',
   };
-  await seedRows(dir, [
+  session = cliSession(dir);
+  await session.seedRows([
     ...Array.from({ length: 20 }, (_, i) => usageRow(i, { ...mini, ts: `2025-11-0${1 + Math.floor(i / 10)} 10:00:${String(i).padStart(2, '0')}.000000` })),
     ...[0, 1].map((i) => usageRow(50 + i, { ...claude, ts: `2025-11-01 11:00:0${i}.000000` })),
   ]);
@@ -46,11 +48,12 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
+  await session?.close();
   await fake?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
-const importFiles = () => runCli(['reconcile', 'import', '--provider', 'openai', '--store', dir,
+const importFiles = () => session.run(['reconcile', 'import', '--provider', 'openai', '--store', dir,
   '--file', fixture('openai-costs.json'), '--file', fixture('openai-usage-completions.json')]);
 
 describe('reconcile import', () => {
@@ -64,7 +67,7 @@ describe('reconcile import', () => {
   }, 120_000);
 
   it('from the Admin API, the key from the environment', async () => {
-    const result = await runCli(['reconcile', 'import', '--provider', 'anthropic', ...NOVEMBER, '--api-base', fake.url, '--store', dir, '--format', 'json'],
+    const result = await session.run(['reconcile', 'import', '--provider', 'anthropic', ...NOVEMBER, '--api-base', fake.url, '--store', dir, '--format', 'json'],
       { env: { ANTHROPIC_ADMIN_KEY: ANTHROPIC_KEY } });
     expect(errorLines(result)).toEqual([]);
     expect(JSON.parse(result.stdout)).toEqual({
@@ -79,7 +82,7 @@ describe('reconcile import', () => {
     ['no key', {}, /^genai-ledger: set ANTHROPIC_ADMIN_KEY to an admin key of the organization, or import saved reports with --file$/],
     ['a refused key', { ANTHROPIC_ADMIN_KEY: 'sk-ant-admin01-refused-777' }, /^genai-ledger: anthropic admin API: GET \/v1\/organizations\/cost_report answered 401: .*ANTHROPIC_ADMIN_KEY/],
   ])('%s: one line on stderr, exit 1, never the key', async (_, env, pattern) => {
-    const result = await runCli(['reconcile', 'import', '--provider', 'anthropic', ...NOVEMBER, '--api-base', fake.url, '--store', dir], { env });
+    const result = await session.run(['reconcile', 'import', '--provider', 'anthropic', ...NOVEMBER, '--api-base', fake.url, '--store', dir], { env });
     expect(result.code).toBe(1);
     expect(errorLines(result)).toHaveLength(1);
     expect(errorLines(result)[0]).toMatch(pattern);
@@ -89,7 +92,7 @@ describe('reconcile import', () => {
 
 describe('reconcile report', () => {
   it('per day, provider and model: exit 1, with the statuses and causes', async () => {
-    const result = await runCli(['reconcile', 'report', ...NOVEMBER, '--store', dir, '--format', 'json']);
+    const result = await session.run(['reconcile', 'report', ...NOVEMBER, '--store', dir, '--format', 'json']);
     expect(errorLines(result)).toEqual([]);
     expect(result.code).toBe(1);
     const rows = JSON.parse(result.stdout) as Array<Record<string, unknown>>;
@@ -110,7 +113,7 @@ describe('reconcile report', () => {
   it('a table, and the override the bill implies, ready for reprice --prices', async () => {
     const overrides = join(dir, '..', `implied-${process.pid}.yaml`);
     try {
-      const result = await runCli(['reconcile', 'report', '--provider', 'anthropic', ...NOVEMBER, '--store', dir, '--overrides', overrides]);
+      const result = await session.run(['reconcile', 'report', '--provider', 'anthropic', ...NOVEMBER, '--store', dir, '--overrides', overrides]);
       expect(result.code).toBe(1);
       expect(result.stdout).toContain('2 of 2 groups out of tolerance');
       expect(result.stdout).toMatch(/claude-sonnet-4-5\s+0\.3\s+0\.342\s+-0\.042\s+-12\.28\s+ledger_low\s+price/);
@@ -133,7 +136,7 @@ describe('reconcile report', () => {
   }, 120_000);
 
   it('exit 0 when every group is within the tolerance', async () => {
-    const result = await runCli(['reconcile', 'report', '--provider', 'openai', '--from', '2025-11-01', '--to', '2025-11-03', '--by', 'provider',
+    const result = await session.run(['reconcile', 'report', '--provider', 'openai', '--from', '2025-11-01', '--to', '2025-11-03', '--by', 'provider',
       '--tolerance', '0.1', '--store', dir]);
     // 0.54 against 0.27 + 0.297 = 0.567: −0.027 is 4.76 % of the bill
     expect(result.stdout).toMatch(/openai\s+0\.54\s+0\.567\s+-0\.027\s+-4\.76\s+ok/);
@@ -146,7 +149,7 @@ describe('reconcile report', () => {
     [['--tolerance', 'five'], /--tolerance: a fraction such as 0.05, not 'five'/],
     [['--provider', 'gemini'], /--provider: openai or anthropic, not 'gemini'/],
   ])('%j: a usage error', async (args, pattern) => {
-    const result = await runCli(['reconcile', 'report', ...args, '--store', dir]);
+    const result = await session.run(['reconcile', 'report', ...args, '--store', dir]);
     expect(result.code).toBe(2);
     expect(errorLines(result)[0]).toMatch(pattern);
   }, 120_000);

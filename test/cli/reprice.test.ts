@@ -10,9 +10,10 @@ import { priceCall } from '../../usage/mapper.js';
 import { loadPriceBook } from '../../pricing/index.js';
 import type { UsageRow } from '../../usage/usage-row.js';
 import { usageRow } from '../support/store.js';
-import { errorLines, runCli, seedRows, sql, startStoreTool, storeTool, tempDir } from './support/cli.js';
+import { cliSession, errorLines, runCli, startStoreTool, tempDir, type CliSession } from './support/cli.js';
 
 let dir: string;
+let session: CliSession;
 let distillPrices: string;
 let discountPrices: string;
 const PERIOD = ['--from', '2026-03-01', '--to', '2026-04-01'];
@@ -72,15 +73,17 @@ beforeAll(async () => {
     })!;
     return { ...row, cost_usd: priced.costUsd, cost_breakdown: priced.breakdown, priced_model: priced.pricedModel, price_source: priced.source };
   });
-  await seedRows(dir, [...distill, noUsage, ...gpt4o]);
+  session = cliSession(dir);
+  await session.seedRows([...distill, noUsage, ...gpt4o]);
 }, 120_000);
 
-afterAll(() => {
+afterAll(async () => {
+  await session?.close();
   for (const path of [dir, distillPrices, discountPrices]) rmSync(path, { recursive: true, force: true });
 });
 
 async function reprice(...args: string[]): Promise<Record<string, unknown>> {
-  const result = await runCli(['reprice', ...PERIOD, '--format', 'json', '--store', dir, ...args]);
+  const result = await session.run(['reprice', ...PERIOD, '--format', 'json', '--store', dir, ...args]);
   expect(result.code, result.stderr).toBe(0);
   // Not a terminal: the progress bar stays silent apart from its final line.
   expect(errorLines(result)).toEqual([expect.stringMatching(/^(repricing|checking): \d+\/\d+ rows in /)]);
@@ -88,7 +91,7 @@ async function reprice(...args: string[]): Promise<Record<string, unknown>> {
 }
 
 interface Stored { span_id: string; cost: string | null; breakdown: Record<string, string>; price_source: string; priced_model: string }
-const stored = () => sql<Stored>(dir, `
+const stored = () => session.sql<Stored>(`
   SELECT span_id, toString(cost_usd) AS cost, mapApply((k, v) -> (k, toString(v)), cost_breakdown) AS breakdown, price_source, priced_model
   FROM genai_ledger.ai_usage_exact ORDER BY span_id`);
 
@@ -111,7 +114,7 @@ describe('reprice', () => {
     expect(bySpan.get(noUsage.span_id)).toMatchObject({ cost: null, price_source: '' });
     for (const r of gpt4o) expect(bySpan.get(r.span_id)!.cost).toBe(r.cost_usd);
     // Same identities, new versions: the raw table holds both until a merge; the exact view one.
-    expect(await sql(dir, `SELECT (SELECT count() FROM genai_ledger.ai_usage_exact) AS exact,
+    expect(await session.sql(`SELECT (SELECT count() FROM genai_ledger.ai_usage_exact) AS exact,
       (SELECT uniqExact(trace_id, span_id) FROM genai_ledger.ai_usage) AS ids`)).toEqual([{ exact: 21, ids: 21 }]);
   }, 60_000);
 
@@ -121,12 +124,12 @@ describe('reprice', () => {
   }, 60_000);
 
   it('the rollups reflect the new costs after a refresh', async () => {
-    await storeTool(dir, ['refresh']);
-    const [exact] = await sql<{ cost: string; unpriced: number }>(dir,
+    await session.storeTool(['refresh']);
+    const [exact] = await session.sql<{ cost: string; unpriced: number }>(
       'SELECT toString(sum(cost_usd)) AS cost, countIf(cost_usd IS NULL) AS unpriced FROM genai_ledger.ai_usage_exact');
-    const [hourly] = await sql<{ cost: string; unpriced: number; calls: number }>(dir,
+    const [hourly] = await session.sql<{ cost: string; unpriced: number; calls: number }>(
       'SELECT toString(sum(cost_usd)) AS cost, sum(unpriced_calls) AS unpriced, sum(calls) AS calls FROM genai_ledger.ai_usage_hourly_exact');
-    const [daily] = await sql<{ cost: string; unpriced: number }>(dir,
+    const [daily] = await session.sql<{ cost: string; unpriced: number }>(
       'SELECT toString(sum(cost_usd)) AS cost, sum(unpriced_calls) AS unpriced FROM genai_ledger.ai_usage_daily_exact');
     const expectedTotal = [...distill.map(distillCost), ...gpt4o.map((r) => r.cost_usd!)]
       .reduce((sum, c) => sum + BigInt(Math.round(Number(c) * 1e7)), 0n);
@@ -158,6 +161,7 @@ describe('reprice', () => {
   }, 60_000);
 
   it('says clearly that it needs the store free when another process holds it', async () => {
+    await session.close(); // the store free for the holder: each command here is a process of its own
     const holder = await startStoreTool(dir, ['hold=60000']);
     try {
       const result = await runCli(['reprice', ...PERIOD, '--store', dir]);

@@ -1,12 +1,14 @@
 /** Every new subcommand documents itself and refuses a bad command line with one line and exit 2. */
-import { describe, expect, it } from 'vitest';
-import { errorLines, runCli } from './support/cli.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { cliSession, errorLines } from './support/cli.js';
 
 const COMMANDS = ['query', 'reprice', 'prices', 'demo'] as const;
+const session = cliSession();
+afterAll(() => session.close());
 
 describe('--help', { timeout: 60_000 }, () => {
   it.each(COMMANDS)('%s --help exits 0 with its usage', async (command) => {
-    const result = await runCli([command, '--help']);
+    const result = await session.run([command, '--help']);
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(new RegExp(`^Usage: genai-ledger ${command} `));
     expect(result.stdout).toContain('Options:');
@@ -14,7 +16,7 @@ describe('--help', { timeout: 60_000 }, () => {
   });
 
   it('the overview lists them', async () => {
-    const result = await runCli(['--help']);
+    const result = await session.run(['--help']);
     expect(result.code).toBe(0);
     for (const command of COMMANDS) expect(result.stdout).toMatch(new RegExp(`^  ${command} +\\S`, 'm'));
   });
@@ -39,7 +41,7 @@ describe.concurrent('bad command lines: one line on stderr, exit 2, nothing on s
     ['demo: unknown flag', ['demo', '--tenants', '3'], /Unknown option '--tenants'/],
   ];
   it.each(cases)('%s', async (_name, args, message) => {
-    const result = await runCli(args);
+    const result = await session.run(args);
     expect(result.code).toBe(2);
     expect(result.stdout).toBe('');
     const lines = errorLines(result);
