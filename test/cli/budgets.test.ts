@@ -3,9 +3,10 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { usageRow } from '../support/store.js';
-import { errorLines, runCli, seedRows, sql, tempDir } from './support/cli.js';
+import { cliSession, errorLines, tempDir, type CliSession } from './support/cli.js';
 
 let dir: string;
+let session: CliSession;
 let file: string;
 // All on 2026-03-14 (usageRow), org-1: user-1 and user-4; org-2 elsewhere.
 const a = usageRow(1, { cost_usd: '1.25' });
@@ -14,9 +15,11 @@ const c = usageRow(2, { cost_usd: '100' });
 
 beforeAll(async () => {
   dir = tempDir('budgets');
-  // Two batches: the raw table holds span a twice until a merge.
-  await seedRows(dir, [a]);
-  await seedRows(dir, [a, b, c]);
+  session = cliSession(dir);
+  // Two batches: the raw table holds span a twice until a merge (held: the session's engine runs on).
+  await session.storeTool(['hold-merges']);
+  await session.seedRows([a]);
+  await session.seedRows([a, b, c]);
   file = join(dir, '..', `${dir.split('/').at(-1)}-budgets.yaml`);
   writeFileSync(file, [
     'budgets:',
@@ -32,7 +35,8 @@ beforeAll(async () => {
     '    limit_usd: "2"',
   ].join('\n'));
 }, 120_000);
-afterAll(() => {
+afterAll(async () => {
+  await session?.close();
   rmSync(dir, { recursive: true, force: true });
   rmSync(file, { force: true });
 });
@@ -41,9 +45,9 @@ describe('budgets', () => {
   it('is exact when a span was stored twice', async () => {
     expect(a.org_id).toBe('org-1');
     expect(b.org_id).toBe('org-1');
-    expect(await sql(dir, `SELECT count() AS n FROM genai_ledger.ai_usage WHERE span_id = '${a.span_id}'`)).toEqual([{ n: 2 }]);
+    expect(await session.sql(`SELECT count() AS n FROM genai_ledger.ai_usage WHERE span_id = '${a.span_id}'`)).toEqual([{ n: 2 }]);
 
-    const month = await runCli(['budgets', '--budgets', file, '--at', '2026-03-20', '--format', 'json', '--store', dir]);
+    const month = await session.run(['budgets', '--budgets', file, '--at', '2026-03-20', '--format', 'json', '--store', dir]);
     expect(month.stderr).toBe('');
     const rows = JSON.parse(month.stdout) as Array<Record<string, unknown>>;
     // org-1 spent 1.25 + 2.5 = 3.75 of 5: used 0.75, warning (≥ 0.5 × 5 = 2.5). 19 of March's 31
@@ -58,7 +62,7 @@ describe('budgets', () => {
   }, 120_000);
 
   it('shows a per budget per value with spend', async () => {
-    const day = await runCli(['budgets', '--budgets', file, '--at', '2026-03-14T12:00:00Z', '--format', 'json', '--store', dir]);
+    const day = await session.run(['budgets', '--budgets', file, '--at', '2026-03-14T12:00:00Z', '--format', 'json', '--store', dir]);
     expect(day.stderr).toBe('');
     const rows = (JSON.parse(day.stdout) as Array<Record<string, unknown>>).filter((r) => r.name === 'per-user-day');
     // Half the day gone: forecasts are twice the spend. user-1: 1.25 / 2 = 0.625 (< 0.8: ok);
@@ -73,7 +77,7 @@ describe('budgets', () => {
     const bad = `${file}.bad.yaml`;
     writeFileSync(bad, 'budgets:\n  - name: acme\n    period: quarter\n    limit_usd: "5"\n');
     try {
-      const result = await runCli(['budgets', '--budgets', bad, '--store', dir]);
+      const result = await session.run(['budgets', '--budgets', bad, '--store', dir]);
       expect(result.code).not.toBe(0);
       expect(errorLines(result)).toEqual([`genai-ledger: ${bad}: budget 'acme': period: one of day, week, month, got "quarter"`]);
     } finally {
@@ -82,7 +86,7 @@ describe('budgets', () => {
   });
 
   it('refuses a bad --at naming it', async () => {
-    const result = await runCli(['budgets', '--budgets', file, '--at', 'yesterday', '--store', dir]);
+    const result = await session.run(['budgets', '--budgets', file, '--at', 'yesterday', '--store', dir]);
     expect(result.code).toBe(2);
     expect(errorLines(result)).toEqual(["genai-ledger: --at: not a date or time: 'yesterday'"]);
   });

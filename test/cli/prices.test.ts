@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadPriceBook } from '../../pricing/index.js';
-import { errorLines, runCli } from './support/cli.js';
+import { cliSession, errorLines } from './support/cli.js';
 
 interface PriceJson {
   model: string;
@@ -19,6 +19,7 @@ interface PriceJson {
 let dir: string;
 let overrides: string;
 let catalog: string;
+const session = cliSession();
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'genai-ledger-prices-'));
@@ -36,10 +37,13 @@ beforeAll(async () => {
   ].join('\n'));
   catalog = (await loadPriceBook()).catalogVersion;
 });
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(async () => {
+  await session.close();
+  rmSync(dir, { recursive: true, force: true });
+});
 
 async function pricesJson(...args: string[]): Promise<PriceJson> {
-  const result = await runCli(['prices', ...args, '--format', 'json']);
+  const result = await session.run(['prices', ...args, '--format', 'json']);
   expect(result.stderr).toBe('');
   expect(result.code).toBe(0);
   return JSON.parse(result.stdout) as PriceJson;
@@ -59,7 +63,7 @@ describe.concurrent('prices', { timeout: 120_000 }, () => {
   });
 
   it('prints a table with the source', async () => {
-    const result = await runCli(['prices', 'gpt-4o', '--provider', 'openai']);
+    const result = await session.run(['prices', 'gpt-4o', '--provider', 'openai']);
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(new RegExp(`^gpt-4o \\(openai\\) at \\S+: priced as openai/gpt-4o from ${catalog.replace(/\./g, '\\.')}$`, 'm'));
     const row = (unit: string) => result.stdout.split('\n').find((l) => l.startsWith(`${unit} `))?.trim().split(/\s{2,}/);
@@ -102,7 +106,7 @@ describe.concurrent('prices', { timeout: 120_000 }, () => {
   });
 
   it('an unknown model: exit 1, one line, close matches', async () => {
-    const result = await runCli(['prices', 'gpt-4oo', '--provider', 'openai']);
+    const result = await session.run(['prices', 'gpt-4oo', '--provider', 'openai']);
     expect(result.code).toBe(1);
     expect(result.stdout).toBe('');
     const lines = errorLines(result);
