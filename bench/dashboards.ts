@@ -9,12 +9,12 @@
  * 1. seed     `--rows` calls over `--days` days (bench/support/seed.ts: INSERT ... SELECT FROM
  *             numbers() inside ClickHouse), in 30 time-ordered slices, 2 % delivered twice.
  * 2. rollups  Built by the real path, refreshRollups() (SYSTEM REFRESH VIEW of every refresh view of
- *             the migrations, 0004_rollup_layout.sql, 0005_small_rollups.sql and
- *             0006_conversations_unpriced.sql: hourly, its time-ordered copy, the per-model latency
- *             rollup, the small rollups per model, org and feature, the one per org and
- *             conversation, daily). Then the history settles as background merges leave it: the
- *             rollups merged (OPTIMIZE FINAL), the raw table's merges finished. A live system gets
- *             there by itself within minutes; the output says how long it took here.
+ *             the migrations, in clickhouse/rollups.ts's order), after each slice as a live store
+ *             refreshes while traffic arrives (memory bounded by a slice, not the history), then 3
+ *             times with nothing new (an idle refresh's cost). Then the history settles as
+ *             background merges leave it: the rollups merged (OPTIMIZE FINAL), the raw table's
+ *             merges finished. A live system gets there by itself within minutes; the output says
+ *             how long it took here.
  * 3. live     The last hour's calls are re-delivered (10 % of them) and refreshRollups() runs again:
  *             the rollups then hold a fresh small part next to the history, as a live system that
  *             refreshes every minute does (FINAL merges it in). The totals of ai_usage_exact and of
@@ -93,26 +93,35 @@ async function scalar(client: ClickHouseClient, query: string): Promise<string> 
 const SETTLED_ROLLUPS = DECLARED_ROLLUPS.filter((r) => r !== UNPRICED).map((r) => r.name);
 
 async function seedStore(client: ClickHouseClient): Promise<void> {
+  const seedStarted = performance.now();
   out(`seed: ${rows.toLocaleString('en-US')} calls over ${days} days (+2 % delivered twice), 300 orgs, 9 models, 12 features`);
-  // In time order, 30 slices, each followed by its re-deliveries: the last insert then covers only
-  // the last 3 days, which is all a later refresh re-folds (it re-reads what was inserted within
-  // the 1 s watermark overlap of the newest row it folded).
-  const [seeded, seedMs] = await timed(() => seedUsage(client, { ...seedOptions, chunks: 30 }));
-  out(`  inserted ${(rows + seeded.duplicates).toLocaleString('en-US')} rows in ${seconds(seedMs)} (${Math.round(((rows + seeded.duplicates) * 1000) / seedMs).toLocaleString('en-US')} rows/s)`);
-  const [, refreshMs] = await timed(() => refreshRollups(client, { database }));
-  out(`  rollups through refreshRollups() (SYSTEM REFRESH VIEW: hourly, by-time copy, latency, by model/org/feature, daily): ${seconds(refreshMs)}`);
-  // One refresh folded the whole history, so every rollup row carries the same version. A live
-  // system's versions are spread over its history, and a refresh re-reads only the rows newer than
-  // its watermark minus the overlap: here the next refresh re-copies and re-folds every hour, one
-  // level of rollups further each time (hourly → copy → per model/org/feature → daily). Refreshes
-  // with nothing new move the watermarks past the history, as a live system's next minutes do.
-  const [, catchUpMs] = await timed(async () => {
-    for (let i = 0; i < 3; i++) {
-      await sleep(1100);
-      await refreshRollups(client, { database });
-    }
-  });
-  out(`  3 more refreshes (nothing new: they move every rollup's watermark past the history): ${seconds(catchUpMs)}`);
+  // In time order, 30 slices, each followed by its re-deliveries and refreshRollups(), as a live
+  // store refreshes while traffic arrives: each refresh re-folds only the hours its slice touched
+  // (and the previous refresh's rows, within the 1 s watermark overlap), so memory stays bounded
+  // by a slice (a single refresh of 100M calls would fold every hour of the year at once).
+  let refreshMs = 0;
+  const [seeded, seedMs] = await timed(() =>
+    seedUsage(client, {
+      ...seedOptions,
+      chunks: 30,
+      afterChunk: async (chunk) => {
+        const [, ms] = await timed(() => refreshRollups(client, { database }));
+        refreshMs += ms;
+        if ((chunk.index + 1) % 5 === 0) out(`  slice ${chunk.index + 1}/${chunk.chunks} inserted and refreshed (${seconds(performance.now() - seedStarted)} so far)`);
+      },
+    }),
+  );
+  const inserted = rows + seeded.duplicates;
+  out(`  inserted ${inserted.toLocaleString('en-US')} rows in ${seconds(seeded.insertMs)} (${Math.round((inserted * 1000) / seeded.insertMs).toLocaleString('en-US')} rows/s)`);
+  out(`  rollups through refreshRollups() after each slice (SYSTEM REFRESH VIEW of every rollup): ${seconds(refreshMs)} in all; seeding ${seconds(seedMs)}`);
+  // Refreshes with nothing new: the first re-folds the last slice's hours once more at each level
+  // (the watermark overlap), the next ones are what an idle store's minute costs.
+  const idle: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    await sleep(1100);
+    idle.push((await timed(() => refreshRollups(client, { database })))[1]);
+  }
+  out(`  3 more refreshes, nothing new: ${idle.map(seconds).join(', ')}`);
   // The history as background merges leave it: rollups merged, the raw table's merges finished
   // (its duplicates stay where merges have not met them, as in a live table).
   const [, settleMs] = await timed(async () => {
@@ -165,6 +174,7 @@ async function checkTotals(client: ClickHouseClient): Promise<void> {
   const byOrg = await scalar(client, q('ai_usage_hourly_by_org_exact', 'sum(calls)'));
   const byFeature = await scalar(client, q('ai_usage_hourly_by_feature_exact', 'sum(calls)'));
   const byConversation = await scalar(client, q('ai_usage_hourly_by_org_conversation_exact', 'sum(calls)'));
+  const byUser = await scalar(client, q('ai_usage_hourly_by_org_user_exact', 'sum(calls)'));
   const stored = await scalar(client, 'SELECT count() FROM ai_usage');
   const parts = await scalar(
     client,
@@ -178,10 +188,10 @@ async function checkTotals(client: ClickHouseClient): Promise<void> {
        toString((SELECT count() FROM ai_usage_hourly_by_feature_exact)), ' by feature, ',
        toString((SELECT count() FROM ai_usage_hourly_by_org_conversation_exact)), ' by org and conversation, ', toString((SELECT count() FROM ai_usage_daily_exact)), ' daily')`,
   );
-  const same = [hourly, byTime, daily, byModel, byOrg, byFeature, byConversation].every((x) => x === raw) && raw.startsWith(`${latency} calls`);
+  const same = [hourly, byTime, daily, byModel, byOrg, byFeature, byConversation, byUser].every((x) => x === raw) && raw.startsWith(`${latency} calls`);
   out(
     `  ai_usage: ${Number(stored).toLocaleString('en-US')} rows stored; exact: ${raw}; hourly: ${hourly}; by time: ${byTime}; daily: ${daily}; ` +
-      `by model: ${byModel}; by org: ${byOrg}; by feature: ${byFeature}; by org and conversation: ${byConversation}; latency: ${latency} calls ${same ? '(equal)' : '(DIFFERENT!)'}`,
+      `by model: ${byModel}; by org: ${byOrg}; by feature: ${byFeature}; by org and conversation: ${byConversation}; by org and user: ${byUser}; latency: ${latency} calls ${same ? '(equal)' : '(DIFFERENT!)'}`,
   );
   out(`  rollup rows: ${rollupRows}; active parts: ${parts}`);
   if (!same) process.exitCode = 1;
