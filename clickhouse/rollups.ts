@@ -1,7 +1,7 @@
 /**
  * The rollups, declared once: what each table keeps (its bucket, the dimensions of its group key,
  * the measures it sums) and what its refresh folds, in refresh order. The migrations create them
- * (clickhouse/migrations/0002, 0004-0006), refreshRollups() refreshes them in this order, the
+ * (clickhouse/migrations/0002, 0004-0006, 0010), refreshRollups() refreshes them in this order, the
  * dashboards (grafana/src/) choose among them by the columns a panel reads, and
  * bench/dashboards.ts settles and compares them. Readers query `<name>_exact` (FINAL).
  */
@@ -78,6 +78,22 @@ export const BY_ORG_CONVERSATION = rollup({
     models: '[request_model]',
   },
 });
+export const BY_ORG_USER = rollup({
+  name: 'ai_usage_hourly_by_org_user',
+  bucket: 'hour',
+  from: 'ai_usage',
+  dimensions: ['org_id', 'user_id'],
+  measures: ['calls', 'unpriced_calls', 'cost_usd', 'conversations', 'models'],
+  about: 'the rollup per (org, hour, user)',
+  fromLedger: {
+    calls: 'toUInt64(1)',
+    unpriced_calls: 'toUInt64(cost_usd IS NULL)',
+    cost_usd: 'ifNull(cost_usd, toDecimal128(0, 18))',
+    // The set of the user's conversations, as the rollup keeps it (uniqExact state).
+    conversations: "arrayReduce('uniqExactState', [conversation_id])",
+    models: '[request_model]',
+  },
+});
 /** One row per unpriced call (its latest delivery), bucketed by hour for the refresh. */
 export const UNPRICED = rollup({
   name: 'ai_usage_unpriced',
@@ -91,7 +107,7 @@ export const DAILY = rollup({ ...HOURLY, name: 'ai_usage_daily', bucket: 'day', 
 
 /** Every rollup in refresh order: each after the one it folds. */
 export const ROLLUPS: readonly Rollup[] = [
-  HOURLY, HOURLY_BY_TIME, LATENCY_HOURLY, LATENCY_DAILY, BY_MODEL, BY_ORG, DAILY_BY_ORG, BY_FEATURE, BY_ORG_MODEL, BY_ORG_CONVERSATION, UNPRICED, DAILY,
+  HOURLY, HOURLY_BY_TIME, LATENCY_HOURLY, LATENCY_DAILY, BY_MODEL, BY_ORG, DAILY_BY_ORG, BY_FEATURE, BY_ORG_MODEL, BY_ORG_CONVERSATION, BY_ORG_USER, UNPRICED, DAILY,
 ];
 
 /** The relation readers query: FINAL, so duplicates and tombstones never count. */
