@@ -20,7 +20,10 @@ import { expandQuery, type VariableState } from './macros.js';
 import { ALL_FILTERS, openFixtureStore, pick, RANGE, type FixtureStore, type Row } from './support.js';
 
 const ROLLUP = 'ai_usage_hourly_by_org_conversation_exact';
-const PANELS = ['Top users', 'Top conversations by cost', 'Spend by user (top 8, others summed)'];
+/** Migration 0010: the user panels read the rollup per (org, hour, user) instead. */
+const USERS = 'ai_usage_hourly_by_org_user_exact';
+const READS: Record<string, string> = { 'Top users': USERS, 'Top conversations by cost': ROLLUP, 'Spend by user (top 8, others summed)': USERS };
+const PANELS = Object.keys(READS);
 const HOUR = 3_600_000;
 const RANGES = [
   RANGE,
@@ -70,21 +73,24 @@ async function compareAll(): Promise<number> {
 describe('tenant panels over the per-conversation rollup', () => {
   test('read it', () => {
     expect(queries.map((q) => q.name).sort()).toEqual([...PANELS].sort());
-    for (const q of queries) expect(q.rawSql).toContain(ROLLUP);
+    for (const q of queries) expect(q.rawSql).toContain(READS[q.name]);
   });
 
   test('rollup (All) = raw ledger (every value selected), whole days, mid-day and mid-hour edges, every interval', async () => {
     expect(await compareAll()).toBeGreaterThan(50);
   });
 
-  test('the rollup holds every call once (duplicates collapsed)', async () => {
+  test('the rollups hold every call once (duplicates collapsed)', async () => {
     const [row] = await queryRows<Record<string, string>>(
       fx.client,
       `SELECT
          (SELECT toString(sum(calls)) || ' ' || toString(sum(cost_usd)) || ' ' || toString(sum(tokens)) FROM ${ROLLUP}) AS rollup,
-         (SELECT toString(count()) || ' ' || toString(sum(ifNull(cost_usd, toDecimal128(0, 18)))) || ' ' || toString(sum(input_tokens + output_tokens)) FROM ai_usage_exact) AS raw`,
+         (SELECT toString(sum(calls)) || ' ' || toString(sum(cost_usd)) || ' ' || toString(uniqExactMerge(conversations)) FROM ${USERS}) AS users,
+         (SELECT toString(count()) || ' ' || toString(sum(ifNull(cost_usd, toDecimal128(0, 18)))) || ' ' || toString(sum(input_tokens + output_tokens)) FROM ai_usage_exact) AS raw,
+         (SELECT toString(count()) || ' ' || toString(sum(ifNull(cost_usd, toDecimal128(0, 18)))) || ' ' || toString(uniqExact(conversation_id)) FROM ai_usage_exact) AS raw_users`,
     );
     expect(row?.rollup).toBe(row?.raw);
+    expect(row?.users).toBe(row?.raw_users);
     expect(Number(String(row?.raw).split(' ')[0])).toBe(fx.truth.length);
     expect(fx.stored).toBeGreaterThan(fx.truth.length);
   });

@@ -1,5 +1,5 @@
 /** Tenant drill-down: one org (a single-value variable), its features, users, models and month. */
-import { BY_ORG_CONVERSATION, BY_ORG_MODEL, exact, HOURLY } from '../../../clickhouse/rollups.js';
+import { BY_ORG_CONVERSATION, BY_ORG_MODEL, BY_ORG_USER, exact, HOURLY, type Rollup } from '../../../clickhouse/rollups.js';
 import { dashboard } from '../dashboard.js';
 import { stat, table, timeseries } from '../model.js';
 import { marginTable, marginTotals } from '../margin.js';
@@ -14,9 +14,11 @@ import { TENANT } from './ids.js';
 /** Service, environment and feature All: the rollup per (org, hour, model); else the org's fine groups. */
 const byOrgModel: Read = (select, where) => rollupQuery({ select, filters: TENANT_FILTERS, small: BY_ORG_MODEL, fine: HOURLY, where });
 
-/** Every filter but org All: the rollup per (org, hour, user, conversation) for the whole hours, the ledger for the rest. */
-const byConversation = (select: readonly Column[], where: readonly string[] = [], smallOnlyIf: readonly string[] = []): string =>
-  rollupQuery({ select, filters: TENANT_FILTERS, small: BY_ORG_CONVERSATION, fine: LEDGER, where, smallOnlyIf });
+/** Every filter but org All: `small` (per org, hour and user or conversation) for the whole hours, the ledger for the rest. */
+const perOrgHour = (small: Rollup) => (select: readonly Column[], where: readonly string[] = [], smallOnlyIf: readonly string[] = []): string =>
+  rollupQuery({ select, filters: TENANT_FILTERS, small, fine: LEDGER, where, smallOnlyIf });
+const byConversation = perOrgHour(BY_ORG_CONVERSATION);
+const byUser = perOrgHour(BY_ORG_USER);
 
 const SPENT = ['n_calls', 'calls'] as const;
 const UNPRICED = ['n_unpriced', 'unpriced_calls'] as const;
@@ -147,7 +149,7 @@ FROM
         (
             -- The rollup also only when the interval is whole hours (then an hour's row falls in the
             -- same bucket as its calls).
-            ${byConversation([['time', (t) => `$__timeInterval(${t})`], 'user_id', SPENT, UNPRICED, COST], [], ['$__interval_s % 3600 = 0'])}
+            ${byUser([['time', (t) => `$__timeInterval(${t})`], 'user_id', SPENT, UNPRICED, COST], [], ['$__interval_s % 3600 = 0'])}
         )
         GROUP BY time, user_id
     )
@@ -166,11 +168,11 @@ SELECT
     user_id AS user,
     toFloat64(ifNull(${spendOrNull}, 0)) AS spend,
     sum(n_calls) AS calls,
-    uniqExact(conversation_id) AS conversations,
+    uniqExactMerge(conversation_set) AS conversations,
     arrayStringConcat(arraySort(groupUniqArrayArray(model_list)), ', ') AS models
 FROM
 (
-    ${byConversation(['user_id', 'conversation_id', SPENT, UNPRICED, COST, ['model_list', 'models']])}
+    ${byUser(['user_id', SPENT, UNPRICED, COST, ['conversation_set', 'conversations'], ['model_list', 'models']])}
 )
 GROUP BY user_id
 ORDER BY ${spendOrNull} DESC NULLS LAST, user
