@@ -9,6 +9,7 @@
  * up applies the migrations and delivers every row exactly once (raw rows, not only FINAL).
  * The same against a ClickHouse URL where nothing listens (the real HTTP client, refused).
  * Without a spool it refuses to start, as before: nothing could hold the data.
+ * The three cases run at once: separate stores, ports and processes.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -53,7 +54,7 @@ async function exportSpans(url: string, ai: number, service: string): Promise<Ex
   }
 }
 
-test('with a spool: starts while ClickHouse is down, acknowledges from disk, and delivers every row once it is up, across a restart', async () => {
+test.concurrent('with a spool: starts while ClickHouse is down, acknowledges from disk, and delivers every row once it is up, across a restart', async () => {
   const store = join(base, 'store');
   const args = ['--flush-interval', '0.2'];
 
@@ -119,7 +120,7 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-test('a ClickHouse URL nobody answers at: starts on the spool, acknowledges, and says what it waits for', async () => {
+test.concurrent('a ClickHouse URL nobody answers at: starts on the spool, acknowledges, and says what it waits for', async () => {
   const url = `http://127.0.0.1:${await closedPort()}/genai_ledger`;
   const collector = await startCollectorProcess(url, ['--spool-dir', join(base, 'url-spool')]);
   started.push(collector);
@@ -132,7 +133,7 @@ test('a ClickHouse URL nobody answers at: starts on the spool, acknowledges, and
   expect(await collector.stop('SIGTERM')).toBe(0);
 }, 120_000);
 
-test('without a spool: still refuses to start while ClickHouse is down, with one clear line', async () => {
+test.concurrent('without a spool: still refuses to start while ClickHouse is down, with one clear line', async () => {
   const result = await runCli(['collect', '--port', '0', '--store', join(base, 'no-spool'), '--no-spool'], DOWN);
   expect(result.code).toBe(1);
   expect(result.stderr).toContain('ECONNREFUSED');
