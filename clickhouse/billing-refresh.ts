@@ -1,14 +1,18 @@
 /**
  * Keeps billed_daily current without `reprice --billing`. One refresh re-bills, through
- * rebillDays() (the code `reprice --billing` runs), the UTC days of the calls inserted since the
- * last refresh (by each call's own time, so a late arrival re-bills its day and nothing else), and
- * every day from a changed card's effective_from when rate_cards changed; then it moves
+ * rebillDays() (the code `reprice --billing` runs), the groups that the calls inserted since the
+ * last refresh can be in: each call's own UTC day (a late arrival re-bills its day, not today), its
+ * org and model. A call's org, day and requested model are part of its identity in ai_usage (its
+ * sorting key), so an earlier delivery of it was in one of those groups, whatever its feature: the
+ * scope is exact. (Calls without a requested model are billed under the answering one, which is
+ * not: their org's whole day is re-billed.) And every day from a changed card's effective_from when
+ * rate_cards changed. Then it moves
  * billing_watermark (0011) forward. The marks are read from the store, so a refresh that never ran
  * (process down) is caught up by the next one, whichever process runs it, and its cost follows
- * what arrived, not the history.
+ * what arrived, not the history nor the day's volume (bench/billing-refresh.ts).
  */
 import type { ClickHouseClient } from '@clickhouse/client';
-import { rebillDays, storedRateCards } from './billing.js';
+import { rebillDays, storedRateCards, type BillingScope } from './billing.js';
 import { DEFAULT_WATERMARK_LAG_SECONDS } from './migrate.js';
 import { clientRunner } from './query-runner.js';
 
@@ -30,7 +34,7 @@ export interface BillingRefreshOptions {
 }
 
 export interface BillingRefreshResult {
-  /** Days re-billed. */
+  /** Days re-billed (the scope of what arrived, or all of them for a card change). */
   days: number;
   /** Calls read, (org, day, feature, model) groups written and tombstoned, summed over the days. */
   calls: number;
@@ -57,29 +61,34 @@ export async function refreshBilling(client: ClickHouseClient, options: BillingR
     `SELECT toString(max(loaded_at)) AS upto, countIf(loaded_at > ${MARK}) AS changed, toString(minIf(effective_from, loaded_at > ${MARK})) AS changed_from FROM ${db}.rate_cards`,
     { mark: marks.get('cards') ?? epoch });
   // Read before the calls are: a call inserted meanwhile is re-billed now and looked at again next time.
-  const [touched] = await runner.query<{ days: string[]; upto: string; n: number }>(
-    `SELECT arraySort(groupUniqArray(toString(toDate(ts)))) AS days, toString(max(inserted_at)) AS upto, count() AS n
-FROM ${db}.ai_usage WHERE inserted_at > ${MARK} - INTERVAL {lag:UInt32} SECOND`,
+  const touched = await runner.query<BillingScope & { day: string; upto: string }>(
+    `SELECT toString(toDate(ts)) AS day, groupUniqArrayIf(org_id, request_model = '') AS orgs,
+  groupUniqArrayIf([org_id, toString(request_model)], request_model != '') AS orgModels, toString(max(inserted_at)) AS upto
+FROM ${db}.ai_usage WHERE inserted_at > ${MARK} - INTERVAL {lag:UInt32} SECOND GROUP BY day ORDER BY day`,
     { mark: marks.get('calls') ?? epoch, lag: options.lagSeconds ?? DEFAULT_WATERMARK_LAG_SECONDS });
 
   const firstMs = options.firstDay !== undefined ? dayMs(options.firstDay) : -Infinity;
-  const ranges: Array<[number, number]> = [];
-  result.cardsChanged = card !== undefined && card.changed > 0;
-  if (result.cardsChanged) ranges.push([Math.max(firstMs, dayMs(card!.changed_from)), Math.floor((options.nowMs ?? Date.now()) / DAY_MS) * DAY_MS + DAY_MS]);
-  for (const day of touched?.days ?? []) {
-    const from = dayMs(day);
-    if (from >= firstMs) ranges.push([from, from + DAY_MS]);
-  }
-  for (const [fromMs, toMs] of mergeRanges(ranges)) {
-    const r = await rebillDays(client, runner, { database: db, fromMs, toMs, cards });
+  const rebill = async (fromMs: number, toMs: number, scope?: BillingScope): Promise<void> => {
+    const r = await rebillDays(client, runner, { database: db, fromMs, toMs, cards, ...(scope ? { scope } : {}) });
     result.days += (toMs - fromMs) / DAY_MS;
     result.calls += r.calls;
     result.written += r.written;
     result.deleted += r.deleted;
+  };
+  // A changed card: every day from its effective_from to today, every group.
+  let whole: [number, number] = [0, 0];
+  result.cardsChanged = card !== undefined && card.changed > 0;
+  if (result.cardsChanged) {
+    whole = [Math.max(firstMs, dayMs(card!.changed_from)), Math.floor((options.nowMs ?? Date.now()) / DAY_MS) * DAY_MS + DAY_MS];
+    if (whole[1] > whole[0]) await rebill(...whole);
+  }
+  for (const { day, orgs, orgModels } of touched) {
+    const from = dayMs(day);
+    if (from >= firstMs && !(from >= whole[0] && from < whole[1])) await rebill(from, from + DAY_MS, { orgs, orgModels });
   }
 
   const moved: Mark[] = [];
-  if (touched !== undefined && touched.n > 0) moved.push({ what: 'calls', upto: touched.upto });
+  if (touched.length > 0) moved.push({ what: 'calls', upto: touched.reduce((max, t) => (t.upto > max ? t.upto : max), epoch) });
   if (result.cardsChanged) moved.push({ what: 'cards', upto: card!.upto });
   if (moved.length > 0) await client.insert({ table: `${db}.billing_watermark`, values: moved, format: 'JSONEachRow' });
   return result;
@@ -87,16 +96,4 @@ FROM ${db}.ai_usage WHERE inserted_at > ${MARK} - INTERVAL {lag:UInt32} SECOND`,
 
 function dayMs(day: string): number {
   return Date.parse(`${day}T00:00:00Z`);
-}
-
-/** [from, to) ranges sorted and joined where they touch or overlap: one rebillDays per run of days. */
-export function mergeRanges(ranges: ReadonlyArray<readonly [number, number]>): Array<[number, number]> {
-  const sorted = [...ranges].filter(([from, to]) => to > from).sort((a, b) => a[0] - b[0]);
-  const out: Array<[number, number]> = [];
-  for (const [from, to] of sorted) {
-    const last = out[out.length - 1];
-    if (last && from <= last[1]) last[1] = Math.max(last[1], to);
-    else out.push([from, to]);
-  }
-  return out;
 }

@@ -48,6 +48,19 @@ const CALL_COLUMNS = 'ts, trace_id, span_id, org_id, user_id, feature, provider,
   + 'input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, input_audio_tokens, output_audio_tokens, '
   + 'usage_details, toString(cost_usd) AS cost_usd';
 
+/**
+ * Part of the calls to bill: every group of `orgs`, and of each (org, model) in `orgModels`. A
+ * billed_daily group's figures follow from its own calls alone, so a scope that holds every group
+ * a call can be in bills it exactly.
+ */
+export interface BillingScope {
+  orgs: readonly string[];
+  orgModels: ReadonlyArray<readonly [orgId: string, model: string]>;
+}
+
+/** billed_daily's `model` of a call, in SQL (as StoredCall.model). */
+const MODEL_SQL = "if(request_model != '', request_model, response_model)";
+
 export interface CallSelection {
   database: string;
   /** Inclusive start and exclusive end of the calls' `ts`, Unix ms. */
@@ -56,17 +69,35 @@ export interface CallSelection {
   /** One org; undefined = every org. */
   orgId?: string;
   userId?: string;
+  /** Only the calls of this scope; undefined = every call. */
+  scope?: BillingScope;
+}
+
+/** SQL conditions and parameters keeping the rows of `scope` (`model`: the column or expression). */
+function scopeFilter(scope: BillingScope | undefined, model: string): { where: string[]; params: Record<string, unknown> } {
+  if (scope === undefined) return { where: [], params: {} };
+  return {
+    // org_id alone first: the sorting keys of ai_usage and billed_daily start with it.
+    where: ['org_id IN {scope_all_orgs:Array(String)}', `(org_id IN {scope_orgs:Array(String)} OR has({scope_org_models:Array(Array(String))}, [org_id, ${model}]))`],
+    params: {
+      scope_all_orgs: [...new Set([...scope.orgs, ...scope.orgModels.map((p) => p[0])])],
+      scope_orgs: [...scope.orgs],
+      scope_org_models: scope.orgModels.map((p) => [...p]),
+    },
+  };
 }
 
 /** Every call the selection covers, once each (ai_usage_exact), in time order. */
 export async function forEachCall(runner: QueryRunner, selection: CallSelection, fn: (call: StoredCall) => void): Promise<void> {
   checkDatabase(selection.database);
+  const scope = scopeFilter(selection.scope, MODEL_SQL);
   const where = [
     'ts >= fromUnixTimestamp64Milli({from:Int64})', 'ts < fromUnixTimestamp64Milli({to:Int64})',
     ...(selection.orgId !== undefined ? ['org_id = {org:String}'] : []),
     ...(selection.userId !== undefined ? ['user_id = {user:String}'] : []),
+    ...scope.where,
   ];
-  const params = { from: selection.fromMs, to: selection.toMs, org: selection.orgId ?? '', user: selection.userId ?? '' };
+  const params = { from: selection.fromMs, to: selection.toMs, org: selection.orgId ?? '', user: selection.userId ?? '', ...scope.params };
   let cursor: { ts: string; trace: string; span: string } | undefined;
   for (;;) {
     const rows = await runner.query<CallRow>(`SELECT ${CALL_COLUMNS} FROM ${selection.database}.ai_usage_exact
@@ -193,11 +224,11 @@ async function snapshotVersion(runner: QueryRunner, database: string, fromMs: nu
 }
 
 /**
- * Recomputes `billed_daily` for the whole UTC days the period touches, from the calls and the
- * cards. Writes only groups whose figures changed, tombstones groups no call makes any more: a
- * second run with the same calls and cards writes nothing.
+ * Recomputes `billed_daily` for the whole UTC days the period touches (only the groups of `scope`,
+ * when given), from the calls and the cards. Writes only groups whose figures changed, tombstones
+ * groups no call makes any more: a second run with the same calls and cards writes nothing.
  */
-export async function rebillDays(client: ClickHouseClient, runner: QueryRunner, options: { database: string; fromMs: number; toMs: number; cards: readonly RateCard[] }): Promise<RebillResult> {
+export async function rebillDays(client: ClickHouseClient, runner: QueryRunner, options: { database: string; fromMs: number; toMs: number; cards: readonly RateCard[]; scope?: BillingScope }): Promise<RebillResult> {
   checkDatabase(options.database);
   const DAY_MS = 86_400_000;
   const fromMs = Math.floor(options.fromMs / DAY_MS) * DAY_MS;
@@ -205,7 +236,7 @@ export async function rebillDays(client: ClickHouseClient, runner: QueryRunner, 
   const version = await snapshotVersion(runner, options.database, fromMs, toMs);
   const groups = new Map<string, DayGroup>();
   let calls = 0;
-  await forEachCall(runner, { database: options.database, fromMs, toMs }, (call) => {
+  await forEachCall(runner, { database: options.database, fromMs, toMs, ...(options.scope ? { scope: options.scope } : {}) }, (call) => {
     calls++;
     const bill = billCall(options.cards, call);
     const key = JSON.stringify([call.orgId, call.day, call.feature, call.model]);
@@ -216,10 +247,11 @@ export async function rebillDays(client: ClickHouseClient, runner: QueryRunner, 
   });
 
   // Aliased apart from the columns: WHERE must compare the Date column, not its text.
+  const only = scopeFilter(options.scope, 'model');
   const stored = (await runner.query<{ org_id: string; day_text: string; feature: string; model: string; rate_card: string; calls: number; unpriced_calls: number; cost: string; billed: string; credits_text: string }>(
     `SELECT org_id, toString(day) AS day_text, feature, model, rate_card, calls, unpriced_calls, toString(cost_usd) AS cost, toString(billed_usd) AS billed, toString(credits) AS credits_text
-FROM ${options.database}.billed_daily_exact WHERE day >= toDate(fromUnixTimestamp64Milli({from:Int64})) AND day < toDate(fromUnixTimestamp64Milli({to:Int64}))`,
-    { from: fromMs, to: toMs })).map(({ day_text, cost, billed, credits_text, ...row }) => ({ ...row, day: day_text, cost_usd: cost, billed_usd: billed, credits: credits_text }));
+FROM ${options.database}.billed_daily_exact WHERE day >= toDate(fromUnixTimestamp64Milli({from:Int64})) AND day < toDate(fromUnixTimestamp64Milli({to:Int64}))${only.where.map((w) => ` AND ${w}`).join('')}`,
+    { from: fromMs, to: toMs, ...only.params })).map(({ day_text, cost, billed, credits_text, ...row }) => ({ ...row, day: day_text, cost_usd: cost, billed_usd: billed, credits: credits_text }));
   const storedValues = new Map(stored.map((r) => [JSON.stringify([r.org_id, r.day, r.feature, r.model]),
     JSON.stringify([r.rate_card, String(r.calls), String(r.unpriced_calls), canonicalDecimal(r.cost_usd), canonicalDecimal(r.billed_usd), canonicalDecimal(r.credits)])]));
 
