@@ -1,7 +1,7 @@
 /**
  * The rollups, declared once: what each table keeps (its bucket, the dimensions of its group key,
  * the measures it sums) and what its refresh folds, in refresh order. The migrations create them
- * (clickhouse/migrations/0002, 0004-0006, 0010), refreshRollups() refreshes them in this order, the
+ * (clickhouse/migrations/0002, 0004-0006, 0010, 0012), refreshRollups() refreshes them in this order, the
  * dashboards (grafana/src/) choose among them by the columns a panel reads, and
  * bench/dashboards.ts settles and compares them. Readers query `<name>_exact` (FINAL).
  */
@@ -61,6 +61,14 @@ export const BY_ORG_MODEL = rollup({
   measures: ['calls', 'errors', 'unpriced_calls', 'input_tokens', 'output_tokens', 'cache_read_tokens', 'cost_usd', 'error_cost_usd', 'cache_read_priced_tokens', 'cache_read_paid_usd'],
   about: 'the rollup per (org, hour, model)',
 });
+export const BY_ORG_SERVICE_FEATURE = rollup({
+  name: 'ai_usage_hourly_by_org_service_feature',
+  bucket: 'hour',
+  from: HOURLY_BY_TIME.name,
+  dimensions: ['org_id', 'service_name', 'environment', 'feature'],
+  measures: SPEND_MEASURES,
+  about: 'the rollup per (org, hour, service, environment, feature)',
+});
 export const BY_ORG_CONVERSATION = rollup({
   name: 'ai_usage_hourly_by_org_conversation',
   bucket: 'hour',
@@ -107,7 +115,7 @@ export const DAILY = rollup({ ...HOURLY, name: 'ai_usage_daily', bucket: 'day', 
 
 /** Every rollup in refresh order: each after the one it folds. */
 export const ROLLUPS: readonly Rollup[] = [
-  HOURLY, HOURLY_BY_TIME, LATENCY_HOURLY, LATENCY_DAILY, BY_MODEL, BY_ORG, DAILY_BY_ORG, BY_FEATURE, BY_ORG_MODEL, BY_ORG_CONVERSATION, BY_ORG_USER, UNPRICED, DAILY,
+  HOURLY, HOURLY_BY_TIME, LATENCY_HOURLY, LATENCY_DAILY, BY_MODEL, BY_ORG, DAILY_BY_ORG, BY_FEATURE, BY_ORG_MODEL, BY_ORG_SERVICE_FEATURE, BY_ORG_CONVERSATION, BY_ORG_USER, UNPRICED, DAILY,
 ];
 
 /** The relation readers query: FINAL, so duplicates and tombstones never count. */
