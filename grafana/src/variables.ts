@@ -2,7 +2,7 @@
  * The template variables: the data source, one filter per ledger column (its values in the range,
  * narrowed by the variables before it) and the anomaly knobs.
  */
-import { BY_FEATURE, BY_MODEL, DAILY_BY_ORG, exact, HOURLY, HOURLY_BY_TIME, type Rollup } from '../../clickhouse/rollups.js';
+import { BY_FEATURE, BY_MODEL, BY_ORG_MODEL, BY_ORG_SERVICE_FEATURE, DAILY_BY_ORG, exact, holds, HOURLY, HOURLY_BY_TIME, type Rollup } from '../../clickhouse/rollups.js';
 import { CLICKHOUSE, DATASOURCE_TYPE, DATASOURCE_UID, type DatasourceRef } from './model.js';
 import { ORG, NARROWED_BY, type Filter } from './query/filters.js';
 import { rollupQuery, rollupWhere } from './query/rollup-query.js';
@@ -77,15 +77,20 @@ ORDER BY ${f.column}`,
   );
 }
 
-/** The tenant dashboard's lists: the values present for the selected org (org first in the rollup's key). */
+/** Where the tenant dashboard lists values: the smallest per-org rollup holding the column and those narrowing it. */
+const TENANT_LISTED_BY: readonly Rollup[] = [BY_ORG_SERVICE_FEATURE, BY_ORG_MODEL];
+
+/** The tenant dashboard's lists: the values present for the selected org (org first in the rollups' keys). */
 export function tenantVariable(f: Filter, org: Filter): Variable {
   if (f.variable === ORG.variable) return queryVariable(org, filterVariable(ORG).definition as string);
+  const narrowing = [org, ...(NARROWED_BY[f.variable] ?? []).filter((n) => n.variable !== ORG.variable)];
+  const from = TENANT_LISTED_BY.find((r) => [f, ...narrowing].every((x) => holds(r, x.column))) ?? HOURLY;
   return queryVariable(
     f,
     sql`
 SELECT ${f.column}
-FROM ${exact(HOURLY)}
-${rollupWhere([org, ...(NARROWED_BY[f.variable] ?? []).filter((n) => n.variable !== ORG.variable)])}
+FROM ${exact(from)}
+${rollupWhere(narrowing)}
 GROUP BY ${f.column}
 ORDER BY ${f.column}`,
   );

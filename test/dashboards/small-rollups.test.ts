@@ -1,5 +1,5 @@
 /**
- * The small rollups of migration 0005 (ai_usage_hourly_by_model, _by_org, _by_feature, _by_org_model) against the
+ * The small rollups of migrations 0005 (ai_usage_hourly_by_model, _by_org, _by_feature, _by_org_model) and 0012 (_by_org_service_feature) against the
  * fine hourly rollup: every panel and variable query that reads a small rollup holds a second
  * branch over the fine groups, and `$__conditionalAll(0, $var)` picks one. Selecting every value of
  * a variable explicitly asks the same question as All but through the fine branch, so both answers
@@ -13,7 +13,9 @@ import { dashboardQueries, expandFor, loadDashboard, type DashboardQuery, type S
 import type { VariableState } from './macros.js';
 import { ALL_FILTERS, openFixtureStore, RANGE, type FixtureStore, type Row } from './support.js';
 
-const SMALL = ['ai_usage_hourly_by_model_exact', 'ai_usage_hourly_by_org_exact', 'ai_usage_hourly_by_feature_exact', 'ai_usage_hourly_by_org_model_exact', 'ai_usage_latency_daily_exact', 'ai_usage_daily_by_org_exact'];
+const SMALL = ['ai_usage_hourly_by_model_exact', 'ai_usage_hourly_by_org_exact', 'ai_usage_hourly_by_feature_exact', 'ai_usage_hourly_by_org_model_exact', 'ai_usage_latency_daily_exact', 'ai_usage_daily_by_org_exact',
+  // 0012's, read by the tenant's spend by feature and its lists.
+  'ai_usage_hourly_by_org_service_feature_exact'];
 const COLUMNS: Record<string, string> = {
   org: 'org_id',
   service: 'service_name',

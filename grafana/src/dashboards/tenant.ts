@@ -1,11 +1,11 @@
 /** Tenant drill-down: one org (a single-value variable), its features, users, models and month. */
-import { BY_ORG_CONVERSATION, BY_ORG_MODEL, BY_ORG_USER, exact, HOURLY, type Rollup } from '../../../clickhouse/rollups.js';
+import { BY_ORG_CONVERSATION, BY_ORG_MODEL, BY_ORG_SERVICE_FEATURE, BY_ORG_USER, HOURLY, type Rollup } from '../../../clickhouse/rollups.js';
 import { dashboard } from '../dashboard.js';
 import { stat, table, timeseries } from '../model.js';
 import { marginTable, marginTotals } from '../margin.js';
 import { spendOverTime, totals, unpricedCalls, type Read } from '../panels.js';
 import { ORG, TENANT_FILTERS } from '../query/filters.js';
-import { LEDGER, rollupQuery, rollupWhere, type Column } from '../query/rollup-query.js';
+import { LEDGER, rollupQuery, type Column } from '../query/rollup-query.js';
 import { sql } from '../query/sql.js';
 import { fixedColor, stackedBars, usd } from '../style.js';
 import { datasourceVariable, tenantVariable } from '../variables.js';
@@ -13,6 +13,9 @@ import { TENANT } from './ids.js';
 
 /** Service, environment and feature All: the rollup per (org, hour, model); else the org's fine groups. */
 const byOrgModel: Read = (select, where) => rollupQuery({ select, filters: TENANT_FILTERS, small: BY_ORG_MODEL, fine: HOURLY, where });
+
+/** Provider and model All: the rollup per (org, hour, service, environment, feature); else the org's fine groups. */
+const byOrgFeature: Read = (select, where) => rollupQuery({ select, filters: TENANT_FILTERS, small: BY_ORG_SERVICE_FEATURE, fine: HOURLY, where });
 
 /** Every filter but org All: `small` (per org, hour and user or conversation) for the whole hours, the ledger for the rest. */
 const perOrgHour = (small: Rollup) => (select: readonly Column[], where: readonly string[] = [], smallOnlyIf: readonly string[] = []): string =>
@@ -102,24 +105,7 @@ FROM
         forecast: { displayName: 'Month-end forecast' },
       },
     }),
-    timeseries({
-      id: 5,
-      title: 'Spend by feature',
-      description: 'Exact spend per interval (at least one hour: the hourly rollup), stacked by feature.',
-      gridPos: { h: 9, w: 12, x: 0, y: 8 },
-      interval: '1h',
-      maxDataPoints: 500,
-      sql: sql`
-SELECT
-    $__timeInterval(hour) AS time,
-    feature,
-    toFloat64(sum(cost_usd)) AS spend
-FROM ${exact(HOURLY)}
-${rollupWhere(TENANT_FILTERS)}
-GROUP BY time, feature
-ORDER BY time, feature`,
-      defaults: stackedBars('feature'),
-    }),
+    spendOverTime(5, 'Spend by feature', 'Exact spend per interval (at least one hour: the hourly rollups), stacked by feature.', { h: 9, w: 12, x: 0, y: 8 }, 'feature', 'feature', byOrgFeature),
     spendOverTime(6, 'Spend by model', 'Exact spend per interval (at least one hour: the hourly rollup), stacked by requested model.', { h: 9, w: 12, x: 12, y: 8 }, 'request_model', 'model', byOrgModel),
     timeseries({
       id: 7,
