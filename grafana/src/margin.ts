@@ -1,7 +1,8 @@
 /**
  * Chargeback panels: what orgs are billed against what their calls cost, read from
- * `billed_daily_exact` (migration 0008: per org, UTC day, feature and model), which
- * `genai-ledger reprice --billing` fills from the ledger and the rate cards. The table has no
+ * `billed_daily_exact` (migration 0008: per org, UTC day, feature and model), which a collector
+ * given rate cards keeps current, or `genai-ledger reprice --billing` fills, from the ledger and
+ * the rate cards. The table has no
  * service, environment or provider, so only the org, model and feature variables narrow it.
  */
 import { stat, table, type GridPos, type Panel } from './model.js';
@@ -21,7 +22,7 @@ function billedWhere(filters: readonly Filter[]): string {
   return where(['$__dateFilter(day)', ...narrowing]);
 }
 
-const AS_OF = 'Billed amounts are as of the last `genai-ledger reprice --billing` (run it after a rate card changes or late calls arrive).';
+const AS_OF = 'Billed amounts are kept current by a collector given rate cards (--rates; within --billing-refresh, 60 s by default), else as of the last `genai-ledger reprice --billing`.';
 const SCOPE = 'Whole UTC days touched by the range; the org, model and feature variables apply (service, environment and provider do not: billed_daily has no such columns).';
 const MARGIN = 'Margin = billed − cost; margin % = margin ÷ billed (a 0.20 markup gives 16.7 %). Unpriced calls cost and bill nothing; calls of a day no card covers bill nothing, so they show as a loss.';
 
