@@ -7,9 +7,10 @@
 --   month  Date    any day of the month ('2026-11-01')
 -- Example:
 --   genai-ledger query --file clickhouse/queries/billed_invoice.sql --param org=acme --param month=2026-11-01
--- Columns are qualified (b.) so the aliases (org_id, month, the sums) do not shadow them. Reads billed_daily_exact, which `genai-ledger reprice --billing` fills from ai_usage_exact (each
--- call once) and the rate cards (rate_cards_exact): run it after the month's calls are in and after
--- a card changes. Amounts are exact Decimal(38, 18) sums. credits adds the whole credits of cards
+-- Columns are qualified (b.) so the aliases (org_id, month, the sums) do not shadow them. Reads billed_daily_exact, which a collector given rate cards (--rates) keeps current, or
+-- `genai-ledger reprice --billing` fills, from ai_usage_exact (each call once) and the rate cards
+-- (rate_cards_exact): without such a collector, run reprice --billing after the month's calls are
+-- in and after a card changes. Amounts are exact Decimal(38, 18) sums. credits adds the whole credits of cards
 -- that round per call and the exact credits of invoice_half_even cards: `genai-ledger invoice`
 -- rounds those once and prints the same month from the calls themselves.
 SELECT
