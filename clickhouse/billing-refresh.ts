@@ -52,14 +52,14 @@ export async function refreshBilling(client: ClickHouseClient, options: BillingR
   if (!IDENTIFIER.test(db)) throw new Error(`invalid database name '${db}'`);
   const runner = clientRunner(client);
   const result: BillingRefreshResult = { days: 0, calls: 0, written: 0, deleted: 0, cardsChanged: false };
-  const cards = await storedRateCards(runner, db);
-  if (cards.length === 0) return result;
-
   const marks = new Map((await runner.query<Mark>(`SELECT what, toString(max(upto)) AS upto FROM ${db}.billing_watermark GROUP BY what`)).map((m) => [m.what, m.upto]));
   const epoch = '1970-01-01 00:00:00.000000';
+  // The card changes, then the cards: a card loaded in between is billed now and seen as changed next time.
   const [card] = await runner.query<{ upto: string; changed: number; changed_from: string }>(
     `SELECT toString(max(loaded_at)) AS upto, countIf(loaded_at > ${MARK}) AS changed, toString(minIf(effective_from, loaded_at > ${MARK})) AS changed_from FROM ${db}.rate_cards`,
     { mark: marks.get('cards') ?? epoch });
+  const cards = await storedRateCards(runner, db);
+  if (cards.length === 0) return result;
   // Read before the calls are: a call inserted meanwhile is re-billed now and looked at again next time.
   const touched = await runner.query<BillingScope & { day: string; upto: string }>(
     `SELECT toString(toDate(ts)) AS day, groupUniqArrayIf(org_id, request_model = '') AS orgs,

@@ -1,9 +1,9 @@
 /**
  * billed_daily kept current in the background, for an entrance given rate cards (the collector's
  * --rates, the exporter's and register()'s `rates`): the cards are synced into rate_cards once the
- * store answers, then refreshBilling() (clickhouse/billing-refresh.ts) re-bills the days that
- * received calls, at most every `intervalMs` and only after this process wrote rows (or a refresh
- * failed, or none ran yet). It never throws into the host: a failure is counted and logged, and the
+ * store answers, then refreshBilling() (clickhouse/billing-refresh.ts) re-bills what arrived (the
+ * groups of the calls' days, orgs and models), `intervalMs` after the previous refresh ended and
+ * only once this process wrote rows since (or a refresh failed, or none ran yet). It never throws into the host: a failure is counted and logged, and the
  * next tick tries again (the sync too, until it succeeds).
  */
 import type { ClickHouseClient } from '@clickhouse/client';
@@ -17,8 +17,8 @@ export const DEFAULT_BILLING_REFRESH_MS = 60_000;
 
 /**
  * An app's billing refresh (the exporter's and register()'s options). Given explicitly, never
- * from GENAI_LEDGER_RATES: every process with rates re-bills the days it wrote to, so it is set
- * on one writer (a collector, or one app), not on every instance by a shared environment.
+ * from GENAI_LEDGER_RATES: every process with rates re-bills what arrives, so they are given to one
+ * writer (a collector, or one app), not to every instance by a shared environment.
  */
 export interface BillingOptions {
   /** A rate-cards file (YAML or JSON) or its content (`{ rate_cards: [...] }`); none: billed_daily is left to `reprice --billing`. */
