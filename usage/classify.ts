@@ -1,5 +1,6 @@
 import {
-  AGGREGATE_OPERATIONS, AI_SDK_CALL_OPERATIONS, KEYS, LANGFUSE_CALL_TYPES, OPENINFERENCE_CALL_KINDS, TRACELOOP_REQUEST_TYPES,
+  AGGREGATE_OPERATIONS, AI_SDK_CALL_OPERATIONS, KEYS, LANGFUSE_CALL_TYPES, MASTRA_CALL_OPERATIONS, OPENINFERENCE_CALL_KINDS,
+  TRACELOOP_REQUEST_TYPES,
 } from './conventions.js';
 import type { Attributes } from './span-record.js';
 
@@ -21,7 +22,8 @@ export function callOperation(attrs: Attributes, spanName: string): string | und
 
   const operation = attrs['gen_ai.operation.name'];
   if (typeof operation === 'string' && operation !== '') {
-    return AGGREGATE_OPERATIONS.has(operation) ? undefined : operation;
+    if (AGGREGATE_OPERATIONS.has(operation)) return undefined;
+    return attrs[KEYS.mastraSpanType] === undefined || MASTRA_CALL_OPERATIONS.has(operation) ? operation : undefined;
   }
 
   const oiKind = attrs[KEYS.openInferenceKind];

@@ -60,6 +60,8 @@ export const KEYS = {
   langfuseCostDetails: ['langfuse.observation.cost_details'],
   /** `ERROR` on a failed call (Langfuse leaves the span status UNSET). */
   langfuseLevel: ['langfuse.observation.level'],
+  /** Mastra's span type (`@mastra/otel-exporter`), next to an operation name (MASTRA_CALL_OPERATIONS). */
+  mastraSpanType: 'mastra.span.type',
 
   serviceName: 'service.name',
   environment: ['deployment.environment.name', 'deployment.environment'],
@@ -98,6 +100,13 @@ export const LANGFUSE_CALL_TYPES: Readonly<Record<string, string>> = {
   generation: 'chat',
   embedding: 'embeddings',
 };
+
+/**
+ * The operation names of Mastra's calls: a model call (`chat`) and a RAG embedding. Its other spans'
+ * operation names are their own type's (`model_generation` around a generation's steps, `model_chunk`,
+ * `processor_run`, `workflow_step`, …): structure, whatever they are called.
+ */
+export const MASTRA_CALL_OPERATIONS: ReadonlySet<string> = new Set(['chat', 'embeddings']);
 
 /** Scope of Langfuse's JS SDK (`@langfuse/tracing`), whatever records through it (`@langfuse/openai`, `@langfuse/langchain`). */
 export const LANGFUSE_SCOPE = 'langfuse-sdk';

@@ -117,6 +117,10 @@ describe('one AI call, one row', () => {
     ['OpenInference chain', { 'openinference.span.kind': 'CHAIN', 'llm.token_count.prompt': 9 }, 'chain'],
     ['OpenLLMetry workflow', { 'traceloop.span.kind': 'workflow', 'gen_ai.usage.input_tokens': 9, 'gen_ai.request.model': 'gpt-4o' }, 'wf'],
     ['model without usage or operation', { 'gen_ai.request.model': 'gpt-4o' }, 'something'],
+    // @mastra/otel-exporter names its other span types as operations (test/conformance/mastra.test.ts).
+    ['Mastra generation loop', { 'gen_ai.operation.name': 'model_generation', 'mastra.span.type': 'model_generation' }, 'model_generation gpt-4o'],
+    ['Mastra stream chunk', { 'gen_ai.operation.name': 'model_chunk', 'mastra.span.type': 'model_chunk' }, 'model_chunk bot'],
+    ['Mastra processor', { 'gen_ai.operation.name': 'processor_run', 'mastra.span.type': 'processor_run' }, 'processor_run'],
   ] as const)('%s → no row', (_name, attrs, name) => {
     expect(map(attrs, { name })).toBeUndefined();
   });
@@ -128,6 +132,8 @@ describe('one AI call, one row', () => {
     ['ai SDK doEmbed', { 'ai.operationId': 'ai.embedMany.doEmbed' }, 'embeddings'],
     ['OpenInference EMBEDDING', { 'openinference.span.kind': 'EMBEDDING' }, 'embeddings'],
     ['OpenLLMetry completion', { 'llm.request.type': 'completion' }, 'text_completion'],
+    ['Mastra model call', { 'gen_ai.operation.name': 'chat', 'mastra.span.type': 'model_inference' }, 'chat'],
+    ['Mastra RAG embedding', { 'gen_ai.operation.name': 'embeddings', 'mastra.span.type': 'rag_embedding' }, 'embeddings'],
     ['hand-made span named by operation', { 'gen_ai.request.model': 'm', 'gen_ai.usage.input_tokens': 1 }, 'embeddings'],
   ] as const)('%s → operation %s', (_name, attrs, operation) => {
     expect(map(attrs, { name: 'embeddings m' })?.operation).toBe(operation);

@@ -72,7 +72,7 @@ describe('real instrumentations\' spans, with *', () => {
     .filter((id) => MARKER.test(JSON.stringify(loadCapturedSpans(id).map((s) => s.attributes))));
 
   it('has fixtures of every instrumentation with content in attributes', () => {
-    expect(new Set(fixtures.map((id) => id.split('-').slice(0, 2).join('-')))).toEqual(new Set(['ai-sdk', 'openinference-openai', 'otel-openai', 'traceloop-openai', 'traceloop-anthropic']));
+    expect(new Set(fixtures.map((id) => id.split('-').slice(0, 2).join('-')))).toEqual(new Set(['ai-sdk', 'openinference-openai', 'otel-openai', 'traceloop-openai', 'traceloop-anthropic', 'mastra-otel']));
   });
 
   it.each(fixtures)('%s: rows hold known keys and no content', (id) => {
