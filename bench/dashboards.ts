@@ -175,6 +175,7 @@ async function checkTotals(client: ClickHouseClient): Promise<void> {
   const byFeature = await scalar(client, q('ai_usage_hourly_by_feature_exact', 'sum(calls)'));
   const byConversation = await scalar(client, q('ai_usage_hourly_by_org_conversation_exact', 'sum(calls)'));
   const byUser = await scalar(client, q('ai_usage_hourly_by_org_user_exact', 'sum(calls)'));
+  const byOrgFeature = await scalar(client, q('ai_usage_hourly_by_org_service_feature_exact', 'sum(calls)'));
   const stored = await scalar(client, 'SELECT count() FROM ai_usage');
   const parts = await scalar(
     client,
@@ -188,10 +189,10 @@ async function checkTotals(client: ClickHouseClient): Promise<void> {
        toString((SELECT count() FROM ai_usage_hourly_by_feature_exact)), ' by feature, ',
        toString((SELECT count() FROM ai_usage_hourly_by_org_conversation_exact)), ' by org and conversation, ', toString((SELECT count() FROM ai_usage_daily_exact)), ' daily')`,
   );
-  const same = [hourly, byTime, daily, byModel, byOrg, byFeature, byConversation, byUser].every((x) => x === raw) && raw.startsWith(`${latency} calls`);
+  const same = [hourly, byTime, daily, byModel, byOrg, byFeature, byConversation, byUser, byOrgFeature].every((x) => x === raw) && raw.startsWith(`${latency} calls`);
   out(
     `  ai_usage: ${Number(stored).toLocaleString('en-US')} rows stored; exact: ${raw}; hourly: ${hourly}; by time: ${byTime}; daily: ${daily}; ` +
-      `by model: ${byModel}; by org: ${byOrg}; by feature: ${byFeature}; by org and conversation: ${byConversation}; by org and user: ${byUser}; latency: ${latency} calls ${same ? '(equal)' : '(DIFFERENT!)'}`,
+      `by model: ${byModel}; by org: ${byOrg}; by feature: ${byFeature}; by org and conversation: ${byConversation}; by org and user: ${byUser}; by org, service and feature: ${byOrgFeature}; latency: ${latency} calls ${same ? '(equal)' : '(DIFFERENT!)'}`,
   );
   out(`  rollup rows: ${rollupRows}; active parts: ${parts}`);
   if (!same) process.exitCode = 1;
