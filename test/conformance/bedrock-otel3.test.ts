@@ -20,13 +20,12 @@
  *   streamed Anthropic body 200 × 1.10 + 1 × 5.50 = 220 + 5.5 µ$ = $0.0002255
  *   Nova     1000 × 0.06 + 300 × 0.24 = 60 + 72 µ$ = $0.000132
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { GenAiLedgerExporter } from '../../exporter/span-exporter.js';
 import { supportProblem } from '../../instrumentation/support.js';
-import { startFakeBedrock, type FakeBedrock } from '../../demo/fake-providers/bedrock.js';
-import { appRequire, loadOtel3, versionOf } from '../support/otel3-app.js';
-import { openTestStore, queryRows, type TestStore } from '../support/store.js';
+import { startFakeBedrock } from '../../demo/fake-providers/bedrock.js';
+import { appRequire, fakeAndStore, startOtel3App, versionOf } from '../support/otel3-app.js';
+import { queryRows } from '../support/store.js';
 
 const APP = {
   node: process.versions.node,
@@ -40,16 +39,7 @@ const APP = {
 // 0.79 and the 3.x line declare Node >= 22.15: the test runs where the support check says this app can.
 const RUNS = supportProblem(APP) === undefined;
 
-let fake: FakeBedrock;
-let store: TestStore;
-beforeAll(async () => {
-  fake = await startFakeBedrock();
-  store = await openTestStore();
-});
-afterAll(async () => {
-  await fake.close();
-  await store.close();
-});
+const env = fakeAndStore(startFakeBedrock);
 
 const SCENARIOS = ['converse', 'converse-global', 'converse-in-region', 'converse-arn', 'converse-stream', 'invoke-anthropic',
   'invoke-anthropic-us', 'invoke-anthropic-global', 'invoke-anthropic-stream', 'invoke-nova', 'error'];
@@ -64,18 +54,8 @@ const IN_REGION = 'anthropic.claude-haiku-4-5-20251001-v1:0';
 
 describe(`instrumentation-aws-sdk ${APP.packages['@opentelemetry/instrumentation-aws-sdk']} under sdk-node ${APP.packages['@opentelemetry/sdk-node']}, client-bedrock-runtime ${APP.packages['@aws-sdk/client-bedrock-runtime']}`, () => {
   it.runIf(RUNS)('NodeSDK: Converse, ConverseStream and InvokeModel become exact rows; no cache counts, streamed Anthropic output 1', async () => {
-    const otel = loadOtel3();
     const { AwsInstrumentation } = appRequire('@opentelemetry/instrumentation-aws-sdk') as { AwsInstrumentation: new () => unknown };
-    const exporter = new GenAiLedgerExporter({ client: store.client, database: store.database });
-    const seen = new otel.InMemorySpanExporter();
-    const batch = new otel.BatchSpanProcessor({ exporter, scheduledDelayMillis: 20 });
-    const sdk = new otel.NodeSDK({
-      serviceName: 'bedrock-app',
-      autoDetectResources: false,
-      spanProcessors: [batch, new otel.SimpleSpanProcessor({ exporter: seen })],
-      instrumentations: [new AwsInstrumentation()],
-    });
-    sdk.start();
+    const app = startOtel3App(env.store, 'bedrock-app', [new AwsInstrumentation()]);
     let spans: ReadableSpan[] = [];
     try {
       // Required after start(), as a CommonJS app loads it after its tracing setup, so the require hook
@@ -84,14 +64,12 @@ describe(`instrumentation-aws-sdk ${APP.packages['@opentelemetry/instrumentation
       const { BEDROCK_SCENARIOS, bedrockClient } = await import('../support/bedrock-capture.js');
       for (const name of SCENARIOS) {
         const scenario = BEDROCK_SCENARIOS.find((s) => s.name === name)!;
-        const outcome = await scenario.run(bedrockClient(fake.url)).then(() => 'ok', (e: unknown) => (e as Error).name);
+        const outcome = await scenario.run(bedrockClient(env.fake.url)).then(() => 'ok', (e: unknown) => (e as Error).name);
         expect(outcome, name).toBe(scenario.expectError ? 'InternalServerException' : 'ok');
       }
-      await batch.forceFlush();
-      await exporter.forceFlush();
-      spans = seen.getFinishedSpans();
+      spans = await app.flush();
     } finally {
-      await sdk.shutdown();
+      await app.shutdown();
     }
 
     expect(spans.map((s) => s.instrumentationScope)).toEqual(SCENARIOS.map(() => ({ name: '@opentelemetry/instrumentation-aws-sdk', version: '0.79.0' })));
@@ -99,7 +77,7 @@ describe(`instrumentation-aws-sdk ${APP.packages['@opentelemetry/instrumentation
     const usageKeys = spans.map((s) => Object.keys(s.attributes).filter((k) => k.startsWith('gen_ai.usage.')).sort());
     expect(usageKeys).toEqual(SCENARIOS.map((n) => (n === 'error' ? [] : ['gen_ai.usage.input_tokens', 'gen_ai.usage.output_tokens'])));
 
-    const rows = await queryRows(store.client, `
+    const rows = await queryRows(env.store.client, `
       SELECT service_name, provider, operation, request_model, priced_model, input_tokens, output_tokens,
              cache_read_tokens, cache_write_tokens, toString(cost_usd) AS cost, error_type
       FROM genai_ledger.ai_usage_exact ORDER BY ts`);

@@ -12,14 +12,14 @@
  *   gpt-4o   176 × 2.50 + 1024 × 1.25 + 300 × 10   = 440 + 1280 + 3000   = 4720 µ$   = $0.00472
  *   o3-mini  176 × 1.10 + 1024 × 0.55 + 300 × 4.40 = 193.6 + 563.2 + 1320 = 2076.8 µ$ = $0.0020768
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type OpenAI from 'openai';
 import { GenAiLedgerExporter } from '../../exporter/span-exporter.js';
 import { supportProblem } from '../../instrumentation/support.js';
 import { PROMPT_MARKER, redirectFetch } from '../support/capture.js';
-import { startFakeProvider, type FakeProvider } from '../support/fake-provider.js';
-import { appRequire, loadOtel3, rootRequire, versionOf } from '../support/otel3-app.js';
-import { openTestStore, queryRows, type TestStore } from '../support/store.js';
+import { startFakeProvider } from '../support/fake-provider.js';
+import { appRequire, fakeAndStore, loadOtel3, rootRequire, versionOf } from '../support/otel3-app.js';
+import { queryRows } from '../support/store.js';
 
 const OPENINFERENCE = '@arizeai/openinference-instrumentation-openai';
 const APP = {
@@ -34,16 +34,7 @@ const APP = {
 // openai 7 and the 3.x line declare Node >= 22 / 22.15: the test runs where the support check says this app can.
 const RUNS = supportProblem(APP) === undefined;
 
-let fake: FakeProvider;
-let store: TestStore;
-beforeAll(async () => {
-  fake = await startFakeProvider();
-  store = await openTestStore();
-});
-afterAll(async () => {
-  await fake.close();
-  await store.close();
-});
+const env = fakeAndStore(startFakeProvider);
 
 const messages = [
   { role: 'system' as const, content: `You are terse. ${PROMPT_MARKER}` },
@@ -54,12 +45,12 @@ describe(`OpenTelemetry JS 3.x with openai ${APP.packages.openai} under ${OPENIN
   it.runIf(RUNS)('NodeSDK with traceExporter: each call one exact row, cached and reasoning tokens priced', async () => {
     const otel = loadOtel3();
     const { OpenAIInstrumentation } = rootRequire(OPENINFERENCE) as { OpenAIInstrumentation: new () => unknown };
-    const exporter = new GenAiLedgerExporter({ client: store.client, database: store.database });
+    const exporter = new GenAiLedgerExporter({ client: env.store.client, database: env.store.database });
     const sdk = new otel.NodeSDK({ serviceName: 'support-api', autoDetectResources: false, traceExporter: exporter, instrumentations: [new OpenAIInstrumentation()] });
     sdk.start();
     try {
       const OpenAI7 = appRequire('openai') as typeof OpenAI; // after start(), as a CommonJS app loads it
-      const openai = new OpenAI7({ apiKey: 'sk-test', maxRetries: 0, fetch: redirectFetch(fake.url) });
+      const openai = new OpenAI7({ apiKey: 'sk-test', maxRetries: 0, fetch: redirectFetch(env.fake.url) });
       await openai.chat.completions.create({ model: 'gpt-4o', messages, max_tokens: 100, temperature: 0.2 });
       await openai.chat.completions.create({ model: 'o3-mini', messages, max_completion_tokens: 1000 });
       await openai.responses.create({ model: 'gpt-4o', instructions: `Be terse. ${PROMPT_MARKER}`, input: `Say hello. ${PROMPT_MARKER}`, max_output_tokens: 200 });
@@ -67,7 +58,7 @@ describe(`OpenTelemetry JS 3.x with openai ${APP.packages.openai} under ${OPENIN
       await sdk.shutdown(); // flushes the SDK's BatchSpanProcessor, then shuts the exporter down, which writes what it holds
     }
 
-    const rows = await queryRows(store.client, `
+    const rows = await queryRows(env.store.client, `
       SELECT service_name, provider, operation, request_model, response_model, input_tokens, output_tokens,
              cache_read_tokens, reasoning_tokens, toString(cost_usd) AS cost, error_type
       FROM genai_ledger.ai_usage_exact ORDER BY ts`);

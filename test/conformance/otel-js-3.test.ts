@@ -19,16 +19,15 @@
  *   o3-mini  1200 × 1.10 + 300 × 4.40 = 1320 + 1320 = 2640 µ$ = $0.00264
  *   embeddings 50 × 0.02 = 1 µ$ = $0.000001
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import type OpenAI from 'openai';
-import { GenAiLedgerExporter } from '../../exporter/span-exporter.js';
 import { supportProblem } from '../../instrumentation/support.js';
 import { PROMPT_MARKER, redirectFetch } from '../support/capture.js';
 import { readCapturedFixture } from '../support/span-json.js';
-import { startFakeProvider, type FakeProvider } from '../support/fake-provider.js';
-import { appRequire, loadOtel3, rootRequire, versionOf } from '../support/otel3-app.js';
-import { openTestStore, queryRows, type TestStore } from '../support/store.js';
+import { startFakeProvider } from '../support/fake-provider.js';
+import { appRequire, fakeAndStore, rootRequire, startOtel3App, versionOf } from '../support/otel3-app.js';
+import { queryRows } from '../support/store.js';
 
 const APP = {
   node: process.versions.node,
@@ -42,19 +41,10 @@ const APP = {
 // The 3.x line declares Node >= 22.15: the test runs where the support check says this app can.
 const RUNS = supportProblem(APP) === undefined;
 
-let fake: FakeProvider;
-let store: TestStore;
-beforeAll(async () => {
-  fake = await startFakeProvider();
-  store = await openTestStore();
-});
-afterAll(async () => {
-  await fake.close();
-  await store.close();
-});
+const env = fakeAndStore(startFakeProvider);
 
 type OpenAIClass = typeof OpenAI;
-const client = (OpenAIClass: OpenAIClass) => new OpenAIClass({ apiKey: 'sk-test', maxRetries: 0, fetch: redirectFetch(fake.url) });
+const client = (OpenAIClass: OpenAIClass) => new OpenAIClass({ apiKey: 'sk-test', maxRetries: 0, fetch: redirectFetch(env.fake.url) });
 const messages = [
   { role: 'system' as const, content: `You are terse. ${PROMPT_MARKER}` },
   { role: 'user' as const, content: `Say hello. ${PROMPT_MARKER}` },
@@ -62,19 +52,9 @@ const messages = [
 
 describe(`OpenTelemetry JS 3.x: sdk-node ${APP.packages['@opentelemetry/sdk-node']}, api ${APP.packages['@opentelemetry/api']}, instrumentation-openai ${APP.packages['@opentelemetry/instrumentation-openai']}`, () => {
   it.runIf(RUNS)('NodeSDK with BatchSpanProcessor({ exporter }): openai 6 calls become exact rows, openai 7 calls make no span', async () => {
-    const otel = loadOtel3();
-    expect(otel.apiVersion).toBe('1.10.0');
     const { OpenAIInstrumentation } = appRequire('@opentelemetry/instrumentation-openai') as { OpenAIInstrumentation: new () => unknown };
-    const exporter = new GenAiLedgerExporter({ client: store.client, database: store.database });
-    const seen = new otel.InMemorySpanExporter();
-    const batch = new otel.BatchSpanProcessor({ exporter, scheduledDelayMillis: 20 });
-    const sdk = new otel.NodeSDK({
-      serviceName: 'support-api',
-      autoDetectResources: false,
-      spanProcessors: [batch, new otel.SimpleSpanProcessor({ exporter: seen })],
-      instrumentations: [new OpenAIInstrumentation()],
-    });
-    sdk.start();
+    const app = startOtel3App(env.store, 'support-api', [new OpenAIInstrumentation()]);
+    expect(app.otel.apiVersion).toBe('1.10.0');
     let spans: ReadableSpan[] = [];
     try {
       // Required after start(), as a CommonJS app loads them after its tracing setup.
@@ -92,11 +72,9 @@ describe(`OpenTelemetry JS 3.x: sdk-node ${APP.packages['@opentelemetry/sdk-node
       const seven = client(OpenAI7);
       await seven.chat.completions.create({ model: 'gpt-4o', messages });
       await seven.embeddings.create({ model: 'text-embedding-3-small', input: 'third' });
-      await batch.forceFlush(); // hands the spans to the exporter, which forceFlush() writes
-      await exporter.forceFlush();
-      spans = seen.getFinishedSpans(); // before shutdown(), which clears them
+      spans = await app.flush();
     } finally {
-      await sdk.shutdown();
+      await app.shutdown();
     }
 
     // Each span as 0.21 made it for the same request (test/fixtures/captured, from capture.ts): nothing new to read.
@@ -110,7 +88,7 @@ describe(`OpenTelemetry JS 3.x: sdk-node ${APP.packages['@opentelemetry/sdk-node
     });
     expect(spans[0]!.resource.attributes['service.name']).toBe('support-api');
 
-    const rows = await queryRows(store.client, `
+    const rows = await queryRows(env.store.client, `
       SELECT service_name, provider, operation, request_model, response_model, input_tokens, output_tokens,
              cache_read_tokens, reasoning_tokens, toString(cost_usd) AS cost, error_type
       FROM genai_ledger.ai_usage_exact ORDER BY ts`);

@@ -11,7 +11,10 @@
  */
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll } from 'vitest';
 import type { ReadableSpan, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { GenAiLedgerExporter } from '../../exporter/span-exporter.js';
+import { openTestStore, type TestStore } from './store.js';
 
 const FIXTURE = new URL('../fixtures/otel3-app/package.json', import.meta.url);
 
@@ -57,5 +60,57 @@ export function loadOtel3(): Otel3 {
     BasicTracerProvider: sdkTrace.TracerProvider as Otel3['BasicTracerProvider'],
     resourceFromAttributes: (appRequire('@opentelemetry/resources') as { resourceFromAttributes: Otel3['resourceFromAttributes'] }).resourceFromAttributes,
     apiVersion: versionOf('@opentelemetry/api'),
+  };
+}
+
+/**
+ * A file's fake provider (`start`) and embedded store, opened before its tests and closed after them;
+ * read them from the returned object inside the tests.
+ */
+export function fakeAndStore<F extends { close(): unknown }>(start: () => Promise<F>): { fake: F; store: TestStore } {
+  const env = {} as { fake: F; store: TestStore };
+  beforeAll(async () => {
+    env.fake = await start();
+    env.store = await openTestStore();
+  });
+  afterAll(async () => {
+    await env.fake?.close();
+    await env.store?.close();
+  });
+  return env;
+}
+
+export interface Otel3App {
+  otel: Otel3;
+  /** Writes every span ended so far to the store and returns them all (before shutdown(), which clears them). */
+  flush(): Promise<ReadableSpan[]>;
+  shutdown(): Promise<void>;
+}
+
+/**
+ * Starts a NodeSDK app wired as the 3.x docs show, `spanProcessors: [new BatchSpanProcessor({ exporter })]`
+ * with GenAiLedgerExporter writing to `store`, plus an in-memory copy of every span for the test to read.
+ * The app's SDK modules are required after this, as a CommonJS app loads them after its tracing setup.
+ */
+export function startOtel3App(store: TestStore, serviceName: string, instrumentations: unknown[]): Otel3App {
+  const otel = loadOtel3();
+  const exporter = new GenAiLedgerExporter({ client: store.client, database: store.database });
+  const seen = new otel.InMemorySpanExporter();
+  const batch = new otel.BatchSpanProcessor({ exporter, scheduledDelayMillis: 20 });
+  const sdk = new otel.NodeSDK({
+    serviceName,
+    autoDetectResources: false,
+    spanProcessors: [batch, new otel.SimpleSpanProcessor({ exporter: seen })],
+    instrumentations,
+  });
+  sdk.start();
+  return {
+    otel,
+    async flush() {
+      await batch.forceFlush(); // hands the spans to the exporter, which forceFlush() writes
+      await exporter.forceFlush();
+      return seen.getFinishedSpans();
+    },
+    shutdown: () => sdk.shutdown(),
   };
 }
