@@ -1,6 +1,7 @@
 /**
  * Runs the CLI and the store tool as child processes (from source, through tsx), stdin closed
  * unless `input` is given: the embedded engine refuses inserts while its stdin carries data.
+ * A file with many invocations runs them in one CLI session (cliSession): one process, one engine.
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
