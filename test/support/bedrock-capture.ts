@@ -1,7 +1,7 @@
 /**
  * Bedrock conformance capture: run one `@aws-sdk/client-bedrock-runtime` call against the fake Bedrock
  * (demo/fake-providers/bedrock.ts) under one real instrumentation and return the finished spans.
- * Same shape as capture.ts (one NodeTracerProvider per capture, nothing registered globally).
+ * Captured by span-capture.ts's captureSpans (one NodeTracerProvider per capture, nothing registered globally).
  *
  * How each instrumentation is attached (require hooks do not fire for the ESM `import` vitest uses):
  *  - otel-aws-sdk        @opentelemetry/instrumentation-aws-sdk: its module-file patch for
@@ -14,15 +14,14 @@
  */
 import { createRequire } from 'node:module';
 import { metrics } from '@opentelemetry/api';
-import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { InMemorySpanExporter, NodeTracerProvider, SimpleSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace-node';
+import type { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import * as sdk from '@aws-sdk/client-bedrock-runtime';
 import { AwsInstrumentation } from '@opentelemetry/instrumentation-aws-sdk';
 import { BedrockInstrumentation as OpenInferenceBedrock } from '@arizeai/openinference-instrumentation-bedrock';
 import { BedrockInstrumentation as TraceloopBedrock } from '@traceloop/instrumentation-bedrock';
-import { ensureContextManager } from './otel-context.js';
-import { orderSpans, PROMPT_MARKER, SERVICE_NAME } from './capture.js';
+import { PROMPT_MARKER } from './capture.js';
+import { captureSpans } from './span-capture.js';
 
 export type BedrockInstrumentationId = 'otel-aws-sdk' | 'openinference-bedrock' | 'traceloop-bedrock';
 
@@ -185,61 +184,15 @@ function install(id: BedrockInstrumentationId, provider: NodeTracerProvider): Un
   }
 }
 
-/** Counts spans started and not yet ended, so a capture can wait for the ones a stream ends later. */
-class OpenSpans implements SpanProcessor {
-  private count = 0;
-  private waiters: Array<() => void> = [];
-  onStart(): void {
-    this.count++;
-  }
-  onEnd(): void {
-    if (--this.count === 0) for (const wake of this.waiters.splice(0)) wake();
-  }
-  async forceFlush(): Promise<void> {}
-  async shutdown(): Promise<void> {}
-  /** Resolves once every span ended, or after 5 s (a span an instrumentation never ends is then missing). */
-  async settled(): Promise<void> {
-    if (this.count > 0) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, 5000);
-        this.waiters.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    }
-    await new Promise((r) => setImmediate(r));
-  }
-}
-
 export interface BedrockCapture {
   spans: ReadableSpan[];
   result?: unknown;
   error?: unknown;
 }
 
-/** Runs one scenario under one instrumentation; spans that end after the call (streams) are waited for. */
+/** Runs one scenario under one instrumentation; spans that end after the call (streams) are waited for, up to 5 s. */
 export async function captureBedrock(id: BedrockInstrumentationId, scenario: BedrockScenario, endpoint: string): Promise<BedrockCapture> {
-  ensureContextManager();
-  const exporter = new InMemorySpanExporter();
-  const open = new OpenSpans();
-  const provider = new NodeTracerProvider({
-    resource: defaultResource().merge(resourceFromAttributes({ 'service.name': SERVICE_NAME })),
-    spanProcessors: [open, new SimpleSpanProcessor(exporter)],
-  });
-  const uninstall = install(id, provider);
-  let result: unknown;
-  let error: unknown;
-  try {
-    result = await scenario.run(bedrockClient(endpoint));
-  } catch (err) {
-    error = err;
-  }
   // Instrumentations that read a stream on their own (OpenInference tees it) end the span a few ticks later.
-  await open.settled();
-  uninstall();
-  await provider.forceFlush();
-  const spans = orderSpans(exporter.getFinishedSpans());
-  await provider.shutdown();
+  const { spans, result, error } = await captureSpans((provider) => install(id, provider), () => scenario.run(bedrockClient(endpoint)), { settleTimeoutMs: 5000 });
   return { spans, result, error };
 }

@@ -27,9 +27,8 @@
  * content-bearing attributes are easy to find and a ledger test can prove it never stores them.
  */
 import { NodeTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-node';
-import type { Span, SpanProcessor } from '@opentelemetry/sdk-trace-node';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { metrics, type Context, type Tracer } from '@opentelemetry/api';
+import { metrics, type Tracer } from '@opentelemetry/api';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
 import OpenAI from 'openai';
 import * as openaiNs from 'openai';
@@ -43,6 +42,7 @@ import { OpenAIInstrumentation as TraceloopOpenAIInstrumentation } from '@tracel
 import { AnthropicInstrumentation as TraceloopAnthropicInstrumentation } from '@traceloop/instrumentation-anthropic';
 import { OpenAIInstrumentation as OpenInferenceOpenAIInstrumentation } from '@arizeai/openinference-instrumentation-openai';
 import { ensureContextManager } from './otel-context.js';
+import { OpenSpans } from './open-spans.js';
 
 export const PROMPT_MARKER = 'PROMPT-CONTENT-MARKER';
 export const SERVICE_NAME = 'genai-ledger-conformance';
@@ -489,40 +489,6 @@ function openaiVersion(): string {
 
 // ------------------------------------------------------------------ capture
 
-/** Tracks started vs ended spans so a capture can wait for asynchronously-ended spans (streams). */
-class PendingSpanTracker implements SpanProcessor {
-  private readonly open = new Map<Span, string>();
-  private waiters: Array<() => void> = [];
-
-  onStart(span: Span, _ctx: Context): void {
-    this.open.set(span, span.name);
-  }
-  onEnd(span: ReadableSpan): void {
-    this.open.delete(span as Span);
-    if (this.open.size === 0) {
-      for (const w of this.waiters.splice(0)) w();
-    }
-  }
-  async forceFlush(): Promise<void> {}
-  async shutdown(): Promise<void> {}
-
-  /** Resolves with the names of spans still open after `timeoutMs`. */
-  async settled(timeoutMs: number): Promise<string[]> {
-    if (this.open.size > 0) {
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, timeoutMs);
-        this.waiters.push(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
-    }
-    // Let same-tick span work (attributes set right before end of sibling spans) finish.
-    await new Promise((r) => setImmediate(r));
-    return [...this.open.values()];
-  }
-}
-
 export interface CaptureResult {
   scenario: Scenario;
   /** Finished spans, ordered by start time (parents before children on ties). */
@@ -544,7 +510,7 @@ export interface CaptureOptions {
 export async function captureScenario(scenario: Scenario, fakeUrl: string, options: CaptureOptions = {}): Promise<CaptureResult> {
   ensureContextManager();
   const exporter = new InMemorySpanExporter();
-  const tracker = new PendingSpanTracker();
+  const tracker = new OpenSpans();
   const provider = new NodeTracerProvider({
     resource: defaultResource().merge(resourceFromAttributes({ 'service.name': SERVICE_NAME })),
     spanProcessors: [tracker, new SimpleSpanProcessor(exporter)],

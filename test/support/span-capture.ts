@@ -7,9 +7,10 @@
  * handed `provider` explicitly.
  */
 import { NodeTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-node';
-import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
 import { ensureContextManager } from './otel-context.js';
+import { OpenSpans } from './open-spans.js';
 import { orderSpans, SERVICE_NAME } from './capture.js';
 
 export interface SpanCapture<T> {
@@ -20,27 +21,20 @@ export interface SpanCapture<T> {
   unended: string[];
 }
 
-/** Counts spans open, so a capture knows which never ended. */
-class OpenSpans implements SpanProcessor {
-  readonly open = new Map<Span, string>();
-  onStart(span: Span): void {
-    this.open.set(span, span.name);
-  }
-  onEnd(span: ReadableSpan): void {
-    this.open.delete(span as Span);
-  }
-  async forceFlush(): Promise<void> {}
-  async shutdown(): Promise<void> {}
+export interface CaptureOptions {
+  /** How long to wait for spans still open after the call (streams read on their own, `finally` blocks). Default 250 ms. */
+  settleTimeoutMs?: number;
 }
 
 /**
  * Runs `call` with a fresh provider; `attach` installs what records spans and returns its
- * uninstall. Streams are drained inside `call`, so every span that will end has ended by then
- * (one macrotask later for instrumentations that end spans in a `finally`).
+ * uninstall. Streams are drained inside `call`; spans still open then (an instrumentation that
+ * reads a stream on its own, or ends spans in a `finally`) are waited for.
  */
 export async function captureSpans<T>(
   attach: (provider: NodeTracerProvider) => () => void,
   call: (provider: NodeTracerProvider) => Promise<T>,
+  options: CaptureOptions = {},
 ): Promise<SpanCapture<T>> {
   ensureContextManager();
   const exporter = new InMemorySpanExporter();
@@ -56,12 +50,11 @@ export async function captureSpans<T>(
   } catch (error) {
     out.error = error;
   } finally {
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    out.unended = await open.settled(options.settleTimeoutMs ?? 250);
     detach();
   }
   await provider.forceFlush();
   out.spans = orderSpans(exporter.getFinishedSpans());
-  out.unended = [...open.open.values()];
   await provider.shutdown();
   return out;
 }
