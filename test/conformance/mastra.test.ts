@@ -1,7 +1,7 @@
 /**
  * Mastra's AI tracing through `@mastra/otel-exporter` 1.4.0 (`@mastra/core` 1.71.0, `@mastra/observability`
  * 1.17.9), recorded on Node 22.23.5 against the fake OpenAI API by test/fixtures/captured/record-mastra.mjs
- * (Mastra needs Node >= 22.13 and is not installed here: about 200 MB, so the spans are replayed from
+ * (Mastra needs Node >= 22.13 and is not among this repository's dependencies, so the spans are replayed from
  * test/fixtures/captured/mastra-otel-agents.json): one agent answering once, one agent with a tool loop
  * (a tool call, the tool, then the answer). Three model calls.
  *
