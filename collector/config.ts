@@ -60,7 +60,7 @@ export interface CollectorConfig {
   /** Raw rows' retention when ai_usage is created; undefined = forever. */
   ttlDays: number | undefined;
   logLevel: LogLevel;
-  /** LangChain's model-call spans: the calls, or wrappers of the provider spans that record them too (MapperOptions.frameworkSpans). */
+  /** LangChain's model-call spans and Langfuse's generations: the calls, or wrappers of the provider spans that record them too (MapperOptions.frameworkSpans). */
   frameworkSpans: FrameworkSpans;
   /** Budgets file (JSON or YAML) whose alerts the collector fires; undefined = no budget alerts. */
   budgets: string | undefined;
@@ -134,7 +134,7 @@ export const SETTINGS = {
   shutdownTimeout: { flag: 'shutdown-timeout', env: 'GENAI_LEDGER_SHUTDOWN_TIMEOUT', kind: 'seconds', default: '30', doc: 'longest a SIGTERM drain may take, seconds' },
   ttlDays: { flag: 'ttl-days', env: 'GENAI_LEDGER_TTL_DAYS', kind: 'count', default: undefined, doc: 'keep raw rows N days (applied when ai_usage is created)' },
   logLevel: { flag: 'log-level', env: 'GENAI_LEDGER_LOG_LEVEL', kind: 'level', default: 'info', doc: `JSON log lines on stderr at this level and above (${LOG_LEVELS.join('|')})` },
-  frameworkSpans: { flag: 'framework-spans', env: 'GENAI_LEDGER_FRAMEWORK_SPANS', kind: 'string', default: 'calls', doc: 'LangChain instrumentations\' model-call spans: calls (rows), or wrappers when the apps also run a provider instrumentation, whose spans of the same calls are then the rows' },
+  frameworkSpans: { flag: 'framework-spans', env: 'GENAI_LEDGER_FRAMEWORK_SPANS', kind: 'string', default: 'calls', doc: 'LangChain instrumentations\' model-call spans and Langfuse\'s generations: calls (rows), or wrappers when the apps also run a provider instrumentation, whose spans of the same calls are then the rows' },
   budgets: { flag: 'budgets', env: 'GENAI_LEDGER_BUDGETS', kind: 'string', default: undefined, doc: 'budgets file (JSON or YAML): alerts fire once per budget, period and alert_at threshold as rows are written' },
   alertWebhook: { flag: 'alert-webhook', env: 'GENAI_LEDGER_ALERT_WEBHOOK', kind: 'string', default: undefined, doc: 'URL budget alerts are POSTed to, retried until a 2xx (signed with GENAI_LEDGER_ALERT_WEBHOOK_SECRET when set); none: alerts are logged' },
   rates: { flag: 'rates', env: 'GENAI_LEDGER_RATES', kind: 'string', default: undefined, doc: 'rate cards file (YAML or JSON): loaded into the store\'s rate_cards at start, then billed_daily kept current as calls arrive (see --billing-refresh)' },
