@@ -26,7 +26,7 @@ export interface MapperOptions {
   attributeAllowList?: readonly string[];
   /** Longer attribute values are cut to this many characters. Default 256. */
   maxAttributeLength?: number;
-  /** Use a span's own cost (`gen_ai.usage.cost`, `llm.cost.total`) when no price is known. Default false. */
+  /** Use a span's own cost (`gen_ai.usage.cost`, `llm.cost.total`, Langfuse's `cost_details`) when no price is known. Default false. */
   trustReportedCost?: boolean;
   /**
    * Model calls a framework instrumentation or wrapper records (LangChain's, Langfuse's generations;

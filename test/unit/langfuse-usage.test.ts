@@ -94,6 +94,13 @@ describe('Langfuse observations: calls, structure, errors, own cost', () => {
     expect(row).toMatchObject({ error_type: errorType, usage_details: details });
   });
 
+  it('trustReportedCost: cost_details prices a call no price list knows, like other self-reported costs', () => {
+    const attrs = generation({ input: 10, output: 5 }, { 'langfuse.observation.model.name': 'my-finetune', 'langfuse.observation.cost_details': '{"total":0.0125}' });
+    const row = new UsageMapper({ trustReportedCost: true }).map(spanRecord(attrs, { scopeName: 'langfuse-sdk' }));
+    expect(row).toMatchObject({ cost_usd: '0.0125', price_source: 'span' });
+    expect(map(attrs)).toMatchObject({ cost_usd: null, usage_details: { reported_cost_usd: 0.0125 } });
+  });
+
   it.each([
     ['not JSON', generation('{input: 1'), /^span baadbaadbaadbaad: langfuse\.observation\.usage_details: not JSON/],
     ['not an object', generation('[1,2]'), /langfuse\.observation\.usage_details: not a JSON object/],
