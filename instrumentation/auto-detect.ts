@@ -141,15 +141,37 @@ function unsupportedBy(definitions: readonly ModuleDefinition[], probe: PackageP
   return checked.map((c) => `${c.pkg} ${c.d.supportedVersions.join(' || ')} only, installed ${c.version}`).join('; ');
 }
 
+/** Langfuse's wrapper of the app's own OpenAI client, whose generations record the same calls as an OpenAI source. */
+const LANGFUSE_OPENAI = '@langfuse/openai';
+
+type Decision = { value: 'calls' | 'wrappers'; line: LogLine };
+const info = (message: string): LogLine => ({ level: 'info', message: `genai-ledger: ${message}` });
+
 /**
- * LangChain's model-call spans are wrappers when a provider source records the calls of every
- * LangChain provider package installed (each through its own copy of the SDK), else the calls.
+ * The framework spans (LangChain's model-call spans, Langfuse's generations) are wrappers when a
+ * provider source records every call they wrap, else the calls. Langfuse's `observeOpenAI` wraps
+ * the app's own client, so an OpenAI source covers it; its spans and the provider's sit in two
+ * traces, so only this setting, not the span tree, keeps the call to one row.
  */
 function frameworkSpans(
   probe: PackageProbe, table: readonly SdkEntry[], sources: ReadonlyMap<string, Source>, frameworkOn: boolean,
   given: 'calls' | 'wrappers' | undefined,
-): { value: 'calls' | 'wrappers'; line: LogLine } | undefined {
+): Decision | undefined {
   if (given) return { value: given, line: { level: 'info', message: `genai-ledger: frameworkSpans '${given}', as given` } };
+  const langChain = langChainSpans(probe, table, sources, frameworkOn);
+  if (probe.version(LANGFUSE_OPENAI) === undefined || !sources.has('openai')) return langChain;
+  if (langChain?.value === 'calls') {
+    return {
+      value: 'calls',
+      line: { level: 'warn', message: `genai-ledger: cannot give one row per call: ${LANGFUSE_OPENAI}'s generations are recorded by the OpenAI source too (two rows each) while some LangChain calls are recorded only by LangChain; set frameworkSpans or pass instrumentations explicitly` },
+    };
+  }
+  return { value: 'wrappers', line: info(`${LANGFUSE_OPENAI} and an OpenAI source record the same calls: its generations${langChain ? " and LangChain's model-call spans" : ''} are wrappers (frameworkSpans 'wrappers'), the provider's span is the row`) };
+}
+
+function langChainSpans(
+  probe: PackageProbe, table: readonly SdkEntry[], sources: ReadonlyMap<string, Source>, frameworkOn: boolean,
+): Decision | undefined {
   const providers = [...sources.keys()].filter((sdk) => !table.find((e) => e.sdk === sdk)?.framework);
   if (!frameworkOn || providers.length === 0) return undefined;
   const covered: string[] = [];
@@ -158,7 +180,6 @@ function frameworkSpans(
     if (probe.version(integration) === undefined) continue;
     (records(probe, table, sources, sdk, integration) ? covered : uncovered).push(integration);
   }
-  const info = (message: string) => ({ level: 'info' as const, message: `genai-ledger: ${message}` });
   if (uncovered.length === 0) {
     return { value: 'wrappers', line: info(`LangChain and a provider source record the same calls: LangChain's model-call spans are wrappers (frameworkSpans 'wrappers'), the provider's span is the row`) };
   }

@@ -22,7 +22,8 @@ export interface RegisterOptions extends GenAiLedgerExporterOptions, UsageContex
   /**
    * Instrumentations to enable. Default 'auto': for each installed AI SDK, the preferred installed
    * instrumentation that supports it (instrumentation-preferences.ts), one line each on `diag`; with a
-   * LangChain instrumentation and a provider's, `frameworkSpans` defaults to 'wrappers' (one row per call).
+   * LangChain instrumentation (or `@langfuse/openai`) and a provider's, `frameworkSpans` defaults to
+   * 'wrappers' (one row per call).
    */
   instrumentations?: 'auto' | Instrumentation[];
   /** BatchSpanProcessor settings for the ledger exporter. */

@@ -64,6 +64,7 @@ const OI_LANGCHAIN = '@arizeai/openinference-instrumentation-langchain';
 const TL_LANGCHAIN = '@traceloop/instrumentation-langchain';
 const ALL_OPENAI = { [OTEL_OPENAI]: '0.21.0', [OI_OPENAI]: '4.2.7', [TL_OPENAI]: '0.27.0' };
 const SELF_TRACING = '@anthropic-ai/sdk/internal/tracing.js';
+const LANGFUSE_OPENAI = '@langfuse/openai';
 const LANGCHAIN = { '@langchain/core': '1.4.0', [OI_LANGCHAIN]: '4.1.1', '@langchain/openai': '1.5.8' };
 
 type Row = [
@@ -135,6 +136,21 @@ const ROWS: Row[] = [
     nested: { '@langchain/anthropic': { '@anthropic-ai/sdk': '1.10.0' } },
     files: [SELF_TRACING, `@langchain/anthropic>${SELF_TRACING}`],
   }, [OTEL_OPENAI, OI_LANGCHAIN], 'wrappers', [['info', 'enabled'], ['info', 'traces its own calls'], ['info', 'enabled'], ['info', "frameworkSpans 'wrappers'"]]],
+  ['Langfuse’s observeOpenAI with an OpenAI instrumentation: its generations are wrappers', {
+    packages: { openai: '6.30.1', [OTEL_OPENAI]: '0.21.0', [LANGFUSE_OPENAI]: '5.11.1' },
+  }, [OTEL_OPENAI], 'wrappers', [
+    ['info', `enabled ${OTEL_OPENAI}`],
+    ['info', `genai-ledger: ${LANGFUSE_OPENAI} and an OpenAI source record the same calls: its generations are wrappers (frameworkSpans 'wrappers'), the provider's span is the row`],
+  ]],
+  ['Langfuse alone: its generations are the calls', { packages: { openai: '6.30.1', [LANGFUSE_OPENAI]: '5.11.1' } }, [], 'calls', [
+    ['warn', 'no instrumentation installed'],
+  ]],
+  ['Langfuse and LangChain both covered by the OpenAI instrumentation: wrappers', {
+    packages: { ...LANGCHAIN, openai: '6.30.1', [OTEL_OPENAI]: '0.21.0', [LANGFUSE_OPENAI]: '5.11.1' },
+  }, [OTEL_OPENAI, OI_LANGCHAIN], 'wrappers', [['info', 'enabled'], ['info', 'enabled'], ['info', "its generations and LangChain's model-call spans are wrappers"]]],
+  ['Langfuse covered while LangChain’s own openai is not: no choice gives one row per call', {
+    packages: { ...LANGCHAIN, openai: '6.30.1', [OTEL_OPENAI]: '0.21.0', [LANGFUSE_OPENAI]: '5.11.1' }, nested: { '@langchain/openai': { openai: '7.60.0' } },
+  }, [OTEL_OPENAI, OI_LANGCHAIN], 'calls', [['info', 'enabled'], ['info', 'enabled'], ['warn', `genai-ledger: cannot give one row per call: ${LANGFUSE_OPENAI}'s generations are recorded by the OpenAI source too`]]],
   ['one LangChain provider covered, another not: no choice gives one row per call, said in one line', {
     packages: { ...LANGCHAIN, '@langchain/anthropic': '0.3.0', '@anthropic-ai/sdk': '0.60.0', openai: '6.30.1', [OTEL_OPENAI]: '0.21.0' },
   }, [OTEL_OPENAI, OI_LANGCHAIN], 'calls', [
