@@ -1,14 +1,20 @@
 /**
  * A local stand-in for the Gemini Developer API (generativelanguage.googleapis.com, as `@google/genai`
- * and `@google/generative-ai` speak it), answering with FIXED, documented usage so tests can assert
- * exact token counts. Point a client at it with `httpOptions: { baseUrl: fake.url }` (`@google/genai`)
- * or `requestOptions: { baseUrl: fake.url }` (`@google/generative-ai`); any API key.
+ * and `@google/generative-ai` speak it) and for Gemini on Vertex AI ({location}-aiplatform.googleapis.com,
+ * as `@google/genai` with `vertexai: true` and `@google-cloud/vertexai` speak it), answering with FIXED,
+ * documented usage so tests can assert exact token counts. Point a client at it with
+ * `httpOptions: { baseUrl: fake.url }` (`@google/genai`), `requestOptions: { baseUrl: fake.url }`
+ * (`@google/generative-ai`) or `apiEndpoint: fake.host` (`@google-cloud/vertexai`, which always
+ * writes `https://`); any API key or bearer token.
  *
- * Operations (any API version segment, `v1beta` by default; the model is the path segment):
- *  - POST /{version}/models/{model}:generateContent
- *  - POST /{version}/models/{model}:streamGenerateContent?alt=sse   SSE, `data: <GenerateContentResponse>`
+ * Operations (any API version segment; the model is the path segment):
+ *  - POST /{version}/models/{model}:generateContent                  (Developer API, `v1beta` by default)
+ *  - POST /{version}/projects/{p}/locations/{l}/publishers/google/models/{model}:generateContent   (Vertex, `v1` or `v1beta1`)
+ *  - the same with `:streamGenerateContent?alt=sse`: SSE, `data: <GenerateContentResponse>`
  *    events separated by CRLF CRLF as Google sends them; every chunk carries `usageMetadata`, the
  *    earlier ones with the prompt counts only, the last one complete (how the API reports a stream).
+ *    Vertex answers carry `createTime` and `usageMetadata.trafficType` besides, as Vertex's
+ *    `GenerateContentResponse` documents them.
  *
  * Usage semantics, as the API reference documents `UsageMetadata`: `promptTokenCount` INCLUDES
  * `cachedContentTokenCount`; `candidatesTokenCount` EXCLUDES `thoughtsTokenCount` (thinking is billed
@@ -37,8 +43,10 @@ export interface GeminiRequest {
   method: 'generateContent' | 'streamGenerateContent';
   /** The model, as the path names it (`gemini-2.5-flash`). */
   model: string;
-  /** `v1beta` or `v1`. */
+  /** `v1beta` or `v1` (Vertex: `v1` or `v1beta1`). */
   version: string;
+  /** The project and location of a Vertex path; undefined on the Developer API's. */
+  vertex?: { project: string; location: string };
   headers: http.IncomingHttpHeaders;
   body: any;
 }
@@ -46,19 +54,42 @@ export interface GeminiRequest {
 export interface FakeGemini {
   /** `http://127.0.0.1:PORT`: the client's base URL. */
   url: string;
+  /** `127.0.0.1:PORT`: what `@google-cloud/vertexai` takes as `apiEndpoint`. */
+  host: string;
   requests: GeminiRequest[];
   close(): Promise<void>;
 }
 
 const ROUTE = /^\/(v1beta|v1|v1alpha)\/models\/([^/:]+):(generateContent|streamGenerateContent)$/;
+const VERTEX_ROUTE = /^\/(v1|v1beta1)\/projects\/([^/]+)\/locations\/([^/]+)\/publishers\/google\/models\/([^/:]+):(generateContent|streamGenerateContent)$/;
 
-function usageMetadata() {
+/** The request a path names, without its body and headers; undefined for any other path. */
+function route(pathname: string): Pick<GeminiRequest, 'method' | 'model' | 'version' | 'vertex'> | undefined {
+  const gemini = ROUTE.exec(pathname);
+  if (gemini) return { method: gemini[3] as GeminiRequest['method'], model: decodeURIComponent(gemini[2]!), version: gemini[1]! };
+  const vertex = VERTEX_ROUTE.exec(pathname);
+  if (!vertex) return undefined;
+  return {
+    method: vertex[5] as GeminiRequest['method'],
+    model: decodeURIComponent(vertex[4]!),
+    version: vertex[1]!,
+    vertex: { project: decodeURIComponent(vertex[2]!), location: decodeURIComponent(vertex[3]!) },
+  };
+}
+
+function usageMetadata(vertex: boolean) {
   const u = FAKE_GEMINI_USAGE;
   return {
     ...u,
     promptTokensDetails: [{ modality: 'TEXT', tokenCount: u.promptTokenCount }],
     cacheTokensDetails: [{ modality: 'TEXT', tokenCount: u.cachedContentTokenCount }],
+    ...(vertex ? { trafficType: 'ON_DEMAND' } : {}),
   };
+}
+
+/** Fields only Vertex's answers carry. */
+function vertexFields(req: GeminiRequest) {
+  return req.vertex ? { createTime: new Date().toISOString() } : {};
 }
 
 /** What a streamed chunk before the last one reports: the prompt is known, the output is not yet. */
@@ -104,8 +135,9 @@ function answer(req: GeminiRequest, res: http.ServerResponse): void {
   if (req.method === 'generateContent') {
     sendJson(res, 200, {
       candidates: [candidate(TEXT_PIECES.join(''), true)],
-      usageMetadata: usageMetadata(),
+      usageMetadata: usageMetadata(req.vertex !== undefined),
       modelVersion: req.model,
+      ...vertexFields(req),
       responseId: RESPONSE_ID,
     });
     return;
@@ -115,8 +147,9 @@ function answer(req: GeminiRequest, res: http.ServerResponse): void {
     const last = i === TEXT_PIECES.length - 1;
     const chunk = {
       candidates: [candidate(piece, last)],
-      usageMetadata: last ? usageMetadata() : partialUsageMetadata(),
+      usageMetadata: last ? usageMetadata(req.vertex !== undefined) : partialUsageMetadata(),
       modelVersion: req.model,
+      ...vertexFields(req),
       responseId: RESPONSE_ID,
     };
     res.write(`data: ${JSON.stringify(chunk)}\r\n\r\n`);
@@ -132,10 +165,9 @@ export async function startFakeGemini(): Promise<FakeGemini> {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const url = new URL(req.url ?? '/', 'http://fake');
-      const match = ROUTE.exec(url.pathname);
-      if (req.method !== 'POST' || !match) return sendError(res, 404, `no route ${req.method} ${url.pathname}`);
-      const method = match[3] as GeminiRequest['method'];
-      if (method === 'streamGenerateContent' && url.searchParams.get('alt') !== 'sse') {
+      const routed = route(url.pathname);
+      if (req.method !== 'POST' || !routed) return sendError(res, 404, `no route ${req.method} ${url.pathname}`);
+      if (routed.method === 'streamGenerateContent' && url.searchParams.get('alt') !== 'sse') {
         return sendError(res, 404, 'this fake streams Server-Sent Events only (alt=sse)');
       }
       let body: unknown;
@@ -144,7 +176,7 @@ export async function startFakeGemini(): Promise<FakeGemini> {
       } catch {
         return sendJson(res, 400, { error: { code: 400, message: 'Invalid JSON payload received.', status: 'INVALID_ARGUMENT' } });
       }
-      const request: GeminiRequest = { method, model: decodeURIComponent(match[2]!), version: match[1]!, headers: req.headers, body };
+      const request: GeminiRequest = { ...routed, headers: req.headers, body };
       requests.push(request);
       answer(request, res);
     });
@@ -157,6 +189,7 @@ export async function startFakeGemini(): Promise<FakeGemini> {
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
+    host: `127.0.0.1:${port}`,
     requests,
     close: () =>
       new Promise<void>((resolve) => {
