@@ -25,12 +25,11 @@ import { AIPlatformInstrumentation, VertexAIInstrumentation } from '@traceloop/i
 import { GenAIInstrumentation } from '@traceloop/instrumentation-google-generativeai';
 import type * as VertexModule from '@google-cloud/vertexai';
 import type * as GenAiModule from '@google/genai';
-import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import type { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { startFakeGemini, FAKE_GEMINI_USAGE, type FakeGemini } from '../../demo/fake-providers/gemini.js';
-import { COMPLETION_MARKER } from '../../demo/fake-provider.js';
 import { PROMPT_MARKER } from '../support/capture.js';
-import { attachTo, installedVersion, mapSpans } from '../support/conformance-rows.js';
+import { attachTo, installedVersion } from '../support/conformance-rows.js';
+import { contentFreeRows } from '../support/content-free-rows.js';
 import { captureSpans } from '../support/span-capture.js';
 import { genAiOnVertex, plainHttpTo, vertexClient, VERTEX_LOCATION, VERTEX_PROJECT, VERTEX_TOKEN } from '../support/vertex-clients.js';
 
@@ -68,16 +67,6 @@ function patching<M>(instrumentation: ManualInstrumentation<M>, module: M) {
     instrumentation.manuallyInstrument(module);
     return () => instrumentation.disable();
   };
-}
-
-/** Rows of the captured spans: never a prompt or completion, every span mapped. */
-async function rowsOf(spans: ReadableSpan[]) {
-  const result = await mapSpans(spans, { attributeAllowList: ['*'] });
-  expect(result.malformed).toBe(0);
-  const text = JSON.stringify(result.rows);
-  expect(text).not.toContain(PROMPT_MARKER);
-  expect(text).not.toContain(COMPLETION_MARKER);
-  return result.rows;
 }
 
 describe(`@google-cloud/vertexai ${VERTEX_SDK_VERSION} under @traceloop/instrumentation-vertexai ${VERTEX_INSTRUMENTATION_VERSION}`, () => {
@@ -128,7 +117,7 @@ describe(`@google-cloud/vertexai ${VERTEX_SDK_VERSION} under @traceloop/instrume
   });
 
   it('generateContent: one row of prompt and candidates (no cached or thoughts count)', async () => {
-    const rows = await rowsOf((await call(FLASH, false)).spans);
+    const rows = await contentFreeRows((await call(FLASH, false)).spans);
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject(ROW);
   });
@@ -137,7 +126,7 @@ describe(`@google-cloud/vertexai ${VERTEX_SDK_VERSION} under @traceloop/instrume
     const { spans, result } = await call(FLASH_RESOURCE, true);
     expect(result).toMatchObject({ usageMetadata: FAKE_GEMINI_USAGE });
     expect(fake.requests.at(-1)).toMatchObject({ method: 'streamGenerateContent', model: FLASH });
-    const rows = await rowsOf(spans);
+    const rows = await contentFreeRows(spans);
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ ...ROW, request_model: FLASH_RESOURCE, response_model: FLASH_RESOURCE });
   });
@@ -145,7 +134,7 @@ describe(`@google-cloud/vertexai ${VERTEX_SDK_VERSION} under @traceloop/instrume
   it('a failed call (HTTP 500): one row with the error, no cost', async () => {
     const { spans, error } = await call('fail-model', false);
     expect(error).toBeInstanceOf(Error);
-    const rows = await rowsOf(spans);
+    const rows = await contentFreeRows(spans);
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ provider: 'gcp.gemini', request_model: 'fail-model', input_tokens: 0, cost_usd: null, error_type: 'GoogleGenerativeAIError' });
   });
@@ -174,7 +163,7 @@ describe(`@google/genai ${GENAI_VERSION} on Vertex (vertexai: true) under @trace
     );
     expect(captured.unended).toEqual([]);
     expect(fake.requests.at(-1)).toMatchObject({ version: 'v1beta1', vertex: { project: VERTEX_PROJECT, location: VERTEX_LOCATION }, headers: { authorization: `Bearer ${VERTEX_TOKEN}` } });
-    return { rows: await rowsOf(captured.spans), error: captured.error };
+    return { rows: await contentFreeRows(captured.spans), error: captured.error };
   }
 
   // The same row as the Gemini API's (gemini.test.ts): the instrumentation names no Vertex provider.
