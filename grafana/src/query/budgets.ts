@@ -3,36 +3,159 @@
  * rule read the same query. It computes what `genai-ledger budgets` computes
  * (clickhouse/budgets.ts, pricing/budgets/): per budget in the `budgets` table, and per value of
  * a `per` budget with spend, the calendar period in UTC holding the evaluation time `$__toTime`
- * (weeks from Monday), the spend of the matching calls in it from the exact view (duplicate
- * deliveries count once; unpriced calls cost nothing), used = spent ÷ limit, forecast = spent ×
- * period length ÷ time elapsed (ms, at least 1), the state (`exceeded` at or over the limit,
- * `warning` from the first alert fraction, else `ok`) and the highest alert fraction reached (0
- * when none). Spend counts calls up to the evaluation time, so with it at now (Grafana's default
- * range) the figures are the command's. Decimals to the end: toFloat64 on the final figures only.
+ * (weeks from Monday), the spend of the matching calls in it (duplicate deliveries count once;
+ * unpriced calls cost nothing), used = spent ÷ limit, forecast = spent × period length ÷ time
+ * elapsed (ms, at least 1), the state (`exceeded` at or over the limit, `warning` from the first
+ * alert fraction, else `ok`) and the highest alert fraction reached (0 when none). Spend counts
+ * calls up to the evaluation time, so with it at now (Grafana's default range) the figures are the
+ * command's once the rollups are refreshed. Decimals to the end: toFloat64 on the final figures only.
+ *
+ * Periods start at whole hours, so a period is its whole hours before the current one, read from
+ * a rollup, and the current partial hour, read from the raw ledger. Budgets are data, so the rollup
+ * is chosen in SQL: each budget is routed to the first rollup of BUDGET_ROLLUPS (smallest first)
+ * whose dimensions hold its match keys and its `per` field, or to the raw ledger for its whole
+ * period when none does (user_id with anything but org_id). The query holds one branch per route;
+ * a branch reads its relation only over the periods of the budgets routed to it (an empty range,
+ * so nothing, when none is), summed per group of its budget columns before the budgets are matched.
  */
 import { FIELD_COLUMN } from '../../../clickhouse/budgets.js';
-import { BUDGET_FIELDS } from '../../../pricing/budgets/index.js';
-import { sql } from './sql.js';
+import {
+  BY_FEATURE, BY_MODEL, BY_ORG, BY_ORG_MODEL, BY_ORG_SERVICE_FEATURE, BY_ORG_USER, exact, HOURLY_BY_TIME, type Rollup,
+} from '../../../clickhouse/rollups.js';
+import { BUDGET_FIELDS, BUDGET_PERIODS, type BudgetField, type BudgetPeriod } from '../../../pricing/budgets/index.js';
+import { LEDGER } from './rollup-query.js';
+import { sql, unionAll, where } from './sql.js';
 
-/** The value of the budget field named by `name` (a String expression) in a ledger row. */
-const fieldValue = (name: string): string =>
-  `multiIf(${BUDGET_FIELDS.map((f) => `${name} = '${f}', ${FIELD_COLUMN[f]}`).join(', ')}, '')`;
+/**
+ * The rollups budgets are read from, in the order a budget takes the first that holds its keys:
+ * by expected groups per hour (features; services × models; orgs; orgs × models; orgs × services ×
+ * features; orgs × users; every fine group).
+ */
+export const BUDGET_ROLLUPS: readonly Rollup[] = [BY_FEATURE, BY_MODEL, BY_ORG, BY_ORG_MODEL, BY_ORG_SERVICE_FEATURE, BY_ORG_USER, HOURLY_BY_TIME];
 
-/** Each budget in force with its current period, [period_start, period_end). */
-const BUDGET_PERIODS = sql`
+/** The budget fields a relation's columns hold (every field for the raw ledger). */
+const fieldsOf = (r: Rollup | typeof LEDGER): BudgetField[] =>
+  BUDGET_FIELDS.filter((f) => r === LEDGER || r.dimensions.includes(FIELD_COLUMN[f]));
+
+const routeOf = (r: Rollup | typeof LEDGER): string => (r === LEDGER ? LEDGER : r.name);
+
+/** The value of the budget field named by `name` (a String expression) in a row of a relation holding `fields`. */
+const fieldValue = (fields: readonly BudgetField[], name: string): string =>
+  `multiIf(${fields.map((f) => `${name} = '${f}', ${FIELD_COLUMN[f]}`).join(', ')}, '')`;
+
+/** Each period's first instant, an alias of the query's WITH (`at`: the evaluation time in UTC). */
+const PERIOD_START: Readonly<Record<BudgetPeriod, string>> = {
+  day: 'toStartOfDay(at)',
+  week: "toDateTime(toMonday(at), 'UTC')",
+  month: "toDateTime(toStartOfMonth(at), 'UTC')",
+};
+const PERIOD_LENGTH: Readonly<Record<BudgetPeriod, string>> = { day: 'INTERVAL 1 DAY', week: 'INTERVAL 1 WEEK', month: 'INTERVAL 1 MONTH' };
+const startOf = (p: BudgetPeriod): string => `start_${p}`;
+const spentIn = (p: BudgetPeriod): string => `spent_${p}`;
+
+/** multiIf over a budget's `period` column, the last period as the default. */
+const byPeriod = (period: string, value: (p: BudgetPeriod) => string): string =>
+  `multiIf(${BUDGET_PERIODS.slice(0, -1).map((p) => `${period} = '${p}', ${value(p)}`).join(', ')}, ${value(BUDGET_PERIODS[BUDGET_PERIODS.length - 1] as BudgetPeriod)})`;
+
+/** The route of a budget: the first rollup holding its match keys and `per` field, else the raw ledger. */
+const ROUTE = `multiIf(${BUDGET_ROLLUPS.map((r) => `arrayAll(k -> has([${fieldsOf(r).map((f) => `'${f}'`).join(', ')}], k), keys), '${r.name}'`).join(', ')}, '${LEDGER}')`;
+
+/** Each budget in force with its current period, [period_start, period_end), and its route. */
+const IN_FORCE = sql`
 SELECT
     name, match, per, period, limit_usd, alert_at,
-    multiIf(period = 'day', toStartOfDay(at), period = 'week', toDateTime(toMonday(at), 'UTC'), toDateTime(toStartOfMonth(at), 'UTC')) AS period_start,
-    multiIf(period = 'day', period_start + INTERVAL 1 DAY, period = 'week', period_start + INTERVAL 1 WEEK, period_start + INTERVAL 1 MONTH) AS period_end
+    ${byPeriod('period', startOf)} AS period_start,
+    ${byPeriod('period', (p) => `${startOf(p)} + ${PERIOD_LENGTH[p]}`)} AS period_end,
+    arrayConcat(CAST(mapKeys(match), 'Array(String)'), if(per = '', [], [toString(per)])) AS keys,
+    ${ROUTE} AS route
 FROM budgets FINAL`;
+
+/** The earliest period start of the budgets routed to `route`; `otherwise` when none is. */
+const earliestStart = (route: string, otherwise: string): string => sql`
+(
+    SELECT ifNull(minOrNull(period_start), ${otherwise})
+    FROM
+    (
+        ${IN_FORCE}
+    )
+    WHERE route = '${route}'
+)`;
+
+/**
+ * One branch: the budgets `b` (those in force routed to `relation`, or all of them) joined with
+ * the relation's spend summed per group of its budget columns (`u`: a sum from each period start,
+ * and `last`, the latest bucket or call with a priced call), matched on the relation's columns.
+ */
+interface Spend {
+  /** The relation's sums per group, and `last`: its latest bucket (call) holding a priced call. */
+  sums: readonly string[];
+  last: string;
+  /** The rows read. */
+  reads: readonly string[];
+  /** A budget's spend from the sums, and the instant its spend counts from. */
+  spent: string;
+  since: string;
+}
+
+function branch(comment: string, budgets: string, r: Rollup | typeof LEDGER, spend: Spend): string {
+  const fields = fieldsOf(r);
+  const columns = [...new Set(fields.map((f) => FIELD_COLUMN[f]))];
+  return sql`
+-- ${comment}
+SELECT
+    b.name AS name,
+    if(b.per = '', '', ${fieldValue(fields, 'b.per')}) AS per_value,
+    b.period AS period,
+    b.limit_usd AS limit_usd,
+    b.alert_at AS alert_at,
+    b.period_start AS period_start,
+    b.period_end AS period_end,
+    ${spend.spent} AS spent
+FROM
+(
+    ${budgets}
+) AS b
+CROSS JOIN
+(
+    SELECT
+        ${[...columns, ...spend.sums, `${spend.last} AS last`].join(',\n')}
+    FROM ${r === LEDGER ? LEDGER : exact(r)}
+    ${where(spend.reads)}
+    GROUP BY ${columns.join(', ')}
+) AS u
+WHERE u.last >= ${spend.since}
+  AND arrayAll(k -> b.match[k] = ${fieldValue(fields, 'k')}, mapKeys(b.match))
+  AND (b.per = '' OR per_value != '')`;
+}
+
+/** A budget's whole hours from the rollup it is routed to. */
+const rollupBranch = (r: Rollup): string =>
+  branch(`Budgets whose keys ${r.name} holds: ${r.about} for the whole hours of their periods.`, `${IN_FORCE}\nWHERE route = '${r.name}'`, r, {
+    sums: BUDGET_PERIODS.map((p) => `sumIf(cost_usd, hour >= ${startOf(p)}) AS ${spentIn(p)}`),
+    last: 'maxIf(hour, calls > unpriced_calls)',
+    reads: [`hour >= ${earliestStart(r.name, 'hour_start')}`, 'hour < hour_start'],
+    spent: byPeriod('b.period', (p) => `u.${spentIn(p)}`),
+    since: 'b.period_start',
+  });
+
+/** Every budget's current partial hour, and the whole period of those no rollup holds, from the raw ledger. */
+const ledgerBranch = (): string =>
+  branch(`Every budget's partial hour, and the whole periods of the budgets routed to ${LEDGER}: the raw ledger.`, IN_FORCE, LEDGER, {
+    sums: [...BUDGET_PERIODS.map((p) => `sumIf(assumeNotNull(cost_usd), ts >= ${startOf(p)}) AS ${spentIn(p)}`), 'sumIf(assumeNotNull(cost_usd), ts >= hour_start) AS spent_hour'],
+    last: 'max(ts)',
+    reads: [`ts >= least(hour_start, ${earliestStart(LEDGER, 'hour_start')})`, 'ts <= at', 'cost_usd IS NOT NULL'],
+    spent: `if(b.route = '${LEDGER}', ${byPeriod('b.period', (p) => `u.${spentIn(p)}`)}, u.spent_hour)`,
+    since: `if(b.route = '${LEDGER}', b.period_start, hour_start)`,
+  });
 
 /**
  * One row per budget (and per value of a `per` budget with spend): budget, per_value, period,
  * period_start, period_end, spent_usd, limit_usd, forecast_usd, used, state, threshold.
  */
 export function budgetStatusSql(): string {
+  const withStarts = BUDGET_PERIODS.map((p) => `${PERIOD_START[p]} AS ${startOf(p)}`).join(', ');
   return sql`
-WITH toTimeZone($__toTime, 'UTC') AS at
+WITH toTimeZone($__toTime, 'UTC') AS at, toStartOfHour(at) AS hour_start, ${withStarts}
 SELECT
     name AS budget,
     per_value,
@@ -61,36 +184,13 @@ FROM
         sum(spent) AS spent
     FROM
     (
-        SELECT
-            b.name AS name,
-            if(b.per = '', '', ${fieldValue('b.per')}) AS per_value,
-            b.period AS period,
-            b.limit_usd AS limit_usd,
-            b.alert_at AS alert_at,
-            b.period_start AS period_start,
-            b.period_end AS period_end,
-            assumeNotNull(u.cost_usd) AS spent
-        FROM
-        (
-            ${BUDGET_PERIODS}
-        ) AS b
-        CROSS JOIN
-        (
-            SELECT ts, org_id, user_id, feature, service_name, environment, provider, request_model, cost_usd
-            FROM ai_usage_exact
-            WHERE ts >= least(toDateTime(toMonday(at), 'UTC'), toDateTime(toStartOfMonth(at), 'UTC'))
-              AND ts <= at
-              AND cost_usd IS NOT NULL
-        ) AS u
-        WHERE u.ts >= b.period_start
-          AND arrayAll(k -> b.match[k] = ${fieldValue('k')}, mapKeys(b.match))
-          AND (b.per = '' OR per_value != '')
+        ${unionAll([...BUDGET_ROLLUPS.map(rollupBranch), ledgerBranch()])}
         UNION ALL
         -- A budget without \`per\` has its line before its first call too.
         SELECT name, '' AS per_value, period, limit_usd, alert_at, period_start, period_end, toDecimal128(0, 18) AS spent
         FROM
         (
-            ${BUDGET_PERIODS}
+            ${IN_FORCE}
         )
         WHERE per = ''
     )
