@@ -141,7 +141,7 @@ export const sessionMark = (nonce: string, id: number): string => `\u0000cli-ses
 export interface CliSession {
   /** `genai-ledger ARGS...`: its exit code and what it wrote; `env`'s variables are set (undefined: unset) for it. */
   run(args: readonly string[], options?: { env?: Record<string, string | undefined> }): Promise<ProcessResult>;
-  /** Store tool operations (`seed=FILE`, `refresh`, SQL) on DIR; what they print. Throws when one fails. */
+  /** Store tool operations (store-ops.ts: `seed=FILE`, `refresh`, `hold-merges`, SQL) on DIR; what they print. Throws when one fails. */
   storeTool(ops: readonly string[]): Promise<string>;
   /** One SQL query on DIR; its rows. */
   sql<T = Record<string, unknown>>(query: string): Promise<T[]>;
@@ -235,6 +235,7 @@ function startSession(dir: string | undefined) {
   return {
     async request(message: SessionRequest): Promise<Outcome> {
       await ready;
+      if (exited) throw exited;
       child.send(message);
       return outcome(message.id);
     },
