@@ -77,6 +77,14 @@ export const SDK_INSTRUMENTATIONS: readonly SdkEntry[] = [
     ],
   },
   {
+    sdk: '@google-cloud/vertexai',
+    label: 'Vertex AI',
+    candidates: [
+      // test/conformance/vertex.test.ts.
+      { pkg: '@traceloop/instrumentation-vertexai', exportName: 'VertexAIInstrumentation', reports: 'input, output, streams, failed calls; no cached or thinking counts, so a row is low by the thinking tokens' },
+    ],
+  },
+  {
     sdk: '@langchain/core',
     label: 'LangChain',
     framework: true,

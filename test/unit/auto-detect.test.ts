@@ -21,6 +21,7 @@ const DEFINITIONS: Record<string, ModuleDefinition[]> = {
   ],
   '@arizeai/openinference-instrumentation-bedrock': [{ name: '@aws-sdk/client-bedrock-runtime', supportedVersions: ['^3.0.0'] }],
   '@traceloop/instrumentation-google-generativeai': [{ name: '@google/genai', supportedVersions: ['>=1.0.0 <2.0.0'] }],
+  '@traceloop/instrumentation-vertexai': [{ name: '@google-cloud/vertexai', supportedVersions: ['>=1.1.0'] }],
   '@arizeai/openinference-instrumentation-langchain': [{ name: '@langchain/core/dist/callbacks/manager.cjs', supportedVersions: ['^1.0.0', '^0.3.0', '^0.2.0'] }],
   '@traceloop/instrumentation-langchain': [],
 };
@@ -110,6 +111,9 @@ const ROWS: Row[] = [
   ]],
   ['@google/genai 2: the only instrumentation patches 1.x', { packages: { '@google/genai': '2.32.0', [TL_GOOGLE]: '0.27.0' } }, [], 'calls', [
     ['warn', `genai-ledger: Google Gen AI (@google/genai 2.32.0): its calls are not recorded: ${TL_GOOGLE} 0.27.0 cannot work with it: it patches @google/genai >=1.0.0 <2.0.0 only, installed 2.32.0`],
+  ]],
+  ['Vertex AI’s SDK: OpenLLMetry’s Vertex instrumentation', { packages: { '@google-cloud/vertexai': '1.12.0', '@traceloop/instrumentation-vertexai': '0.27.0' } }, ['@traceloop/instrumentation-vertexai'], 'calls', [
+    ['info', 'genai-ledger: Vertex AI (@google-cloud/vertexai 1.12.0): enabled @traceloop/instrumentation-vertexai 0.27.0, the only one installed (it reports input, output, streams, failed calls; no cached or thinking counts'],
   ]],
   ['LangChain alone: its spans are the calls', { packages: LANGCHAIN }, [OI_LANGCHAIN], 'calls', [
     ['info', `genai-ledger: LangChain (@langchain/core 1.4.0): enabled ${OI_LANGCHAIN} 4.1.1`],
