@@ -57,26 +57,30 @@ const spentIn = (p: BudgetPeriod): string => `spent_${p}`;
 const byPeriod = (period: string, value: (p: BudgetPeriod) => string): string =>
   `multiIf(${BUDGET_PERIODS.slice(0, -1).map((p) => `${period} = '${p}', ${value(p)}`).join(', ')}, ${value(BUDGET_PERIODS[BUDGET_PERIODS.length - 1] as BudgetPeriod)})`;
 
-/** The route of a budget: the first rollup holding its match keys and `per` field, else the raw ledger. */
-const ROUTE = `multiIf(${BUDGET_ROLLUPS.map((r) => `arrayAll(k -> has([${fieldsOf(r).map((f) => `'${f}'`).join(', ')}], k), keys), '${r.name}'`).join(', ')}, '${LEDGER}')`;
+/** The route of a budget: the first of `rollups` holding its match keys and `per` field, else the raw ledger. */
+const route = (rollups: readonly Rollup[]): string =>
+  rollups.length === 0 ? `'${LEDGER}'` : `multiIf(${rollups.map((r) => `arrayAll(k -> has([${fieldsOf(r).map((f) => `'${f}'`).join(', ')}], k), keys), '${r.name}'`).join(', ')}, '${LEDGER}')`;
 
 /** Each budget in force with its current period, [period_start, period_end), and its route. */
-const IN_FORCE = sql`
+const inForce = (rollups: readonly Rollup[]): string => sql`
 SELECT
     name, match, per, period, limit_usd, alert_at,
     ${byPeriod('period', startOf)} AS period_start,
     ${byPeriod('period', (p) => `${startOf(p)} + ${PERIOD_LENGTH[p]}`)} AS period_end,
     arrayConcat(CAST(mapKeys(match), 'Array(String)'), if(per = '', [], [toString(per)])) AS keys,
-    ${ROUTE} AS route
+    ${route(rollups)} AS route
 FROM budgets FINAL`;
 
-/** The earliest period start of the budgets routed to `route`; `otherwise` when none is. */
-const earliestStart = (route: string, otherwise: string): string => sql`
+/**
+ * The earliest period start of the budgets routed to `route`, or when none is the last instant a
+ * DateTime holds: after every part's hours, so the read skips every part.
+ */
+const earliestStart = (budgets: string, route: string): string => sql`
 (
-    SELECT ifNull(minOrNull(period_start), ${otherwise})
+    SELECT ifNull(minOrNull(period_start), toDateTime(4294967295, 'UTC'))
     FROM
     (
-        ${IN_FORCE}
+        ${budgets}
     )
     WHERE route = '${route}'
 )`;
@@ -129,30 +133,32 @@ WHERE u.last >= ${spend.since}
 }
 
 /** A budget's whole hours from the rollup it is routed to. */
-const rollupBranch = (r: Rollup): string =>
-  branch(`Budgets whose keys ${r.name} holds: ${r.about} for the whole hours of their periods.`, `${IN_FORCE}\nWHERE route = '${r.name}'`, r, {
+const rollupBranch = (budgets: string) => (r: Rollup): string =>
+  branch(`Budgets whose keys ${r.name} holds: ${r.about} for the whole hours of their periods.`, `${budgets}\nWHERE route = '${r.name}'`, r, {
     sums: BUDGET_PERIODS.map((p) => `sumIf(cost_usd, hour >= ${startOf(p)}) AS ${spentIn(p)}`),
     last: 'maxIf(hour, calls > unpriced_calls)',
-    reads: [`hour >= ${earliestStart(r.name, 'hour_start')}`, 'hour < hour_start'],
+    reads: [`hour >= ${earliestStart(budgets, r.name)}`, 'hour < hour_start'],
     spent: byPeriod('b.period', (p) => `u.${spentIn(p)}`),
     since: 'b.period_start',
   });
 
 /** Every budget's current partial hour, and the whole period of those no rollup holds, from the raw ledger. */
-const ledgerBranch = (): string =>
-  branch(`Every budget's partial hour, and the whole periods of the budgets routed to ${LEDGER}: the raw ledger.`, IN_FORCE, LEDGER, {
+const ledgerBranch = (budgets: string): string =>
+  branch(`Every budget's partial hour, and the whole periods of the budgets routed to ${LEDGER}: the raw ledger.`, budgets, LEDGER, {
     sums: [...BUDGET_PERIODS.map((p) => `sumIf(assumeNotNull(cost_usd), ts >= ${startOf(p)}) AS ${spentIn(p)}`), 'sumIf(assumeNotNull(cost_usd), ts >= hour_start) AS spent_hour'],
     last: 'max(ts)',
-    reads: [`ts >= least(hour_start, ${earliestStart(LEDGER, 'hour_start')})`, 'ts <= at', 'cost_usd IS NOT NULL'],
+    reads: [`ts >= least(hour_start, ${earliestStart(budgets, LEDGER)})`, 'ts <= at', 'cost_usd IS NOT NULL'],
     spent: `if(b.route = '${LEDGER}', ${byPeriod('b.period', (p) => `u.${spentIn(p)}`)}, u.spent_hour)`,
     since: `if(b.route = '${LEDGER}', b.period_start, hour_start)`,
   });
 
 /**
  * One row per budget (and per value of a `per` budget with spend): budget, per_value, period,
- * period_start, period_end, spent_usd, limit_usd, forecast_usd, used, state, threshold.
+ * period_start, period_end, spent_usd, limit_usd, forecast_usd, used, state, threshold. With
+ * `rollups` empty every budget reads the raw ledger (the bench's baseline for the same question).
  */
-export function budgetStatusSql(): string {
+export function budgetStatusSql(rollups: readonly Rollup[] = BUDGET_ROLLUPS): string {
+  const budgets = inForce(rollups);
   const withStarts = BUDGET_PERIODS.map((p) => `${PERIOD_START[p]} AS ${startOf(p)}`).join(', ');
   return sql`
 WITH toTimeZone($__toTime, 'UTC') AS at, toStartOfHour(at) AS hour_start, ${withStarts}
@@ -184,13 +190,13 @@ FROM
         sum(spent) AS spent
     FROM
     (
-        ${unionAll([...BUDGET_ROLLUPS.map(rollupBranch), ledgerBranch()])}
+        ${unionAll([...rollups.map(rollupBranch(budgets)), ledgerBranch(budgets)])}
         UNION ALL
         -- A budget without \`per\` has its line before its first call too.
         SELECT name, '' AS per_value, period, limit_usd, alert_at, period_start, period_end, toDecimal128(0, 18) AS spent
         FROM
         (
-            ${IN_FORCE}
+            ${budgets}
         )
         WHERE per = ''
     )
