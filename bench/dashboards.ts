@@ -25,7 +25,9 @@
  *             `--max-seconds` once it has 5 runs): p95 (nearest rank) against the 100 ms budget.
  *             A panel reading the rollups only is also asked of the raw ledger (the same SQL over
  *             ai_usage_exact shaped as the rollup, `--raw-runs` runs): p95 ratio raw ÷ rollup
- *             against ≥ 10x, and whether both give the same answer.
+ *             against ≥ 10x, and whether both give the same answer. The Budgets panel runs with
+ *             20 budgets in force (BENCH_BUDGETS, synced as a collector syncs its budgets file);
+ *             its same question of the raw ledger routes every budget to ai_usage_exact.
  * chDB binds one data directory per process: the whole run uses one store (a temp dir unless
  * `--store`; an existing `--store` with rows is reused, skipping 1-3 but running refreshRollups(),
  * which backfills rollups a newer migration added, and settling the history again).
@@ -36,13 +38,16 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import type { ClickHouseClient } from '@clickhouse/client';
+import { syncBudgets } from '../clickhouse/budgets.js';
 import { createStoreClient } from '../clickhouse/store.js';
 import { migrate, refreshRollups, type MigrationOptions } from '../clickhouse/migrate.js';
 import { exact, HOURLY, ROLLUPS as DECLARED_ROLLUPS, UNPRICED } from '../clickhouse/rollups.js';
+import { budgetStatusSql } from '../grafana/src/query/budgets.js';
+import { parseBudgets } from '../pricing/budgets/index.js';
 import { ALL, dashboardQueries, expandFor, loadDashboards, type DashboardQuery, type Selection } from '../test/dashboards/load.js';
 import type { VariableState } from '../test/dashboards/macros.js';
 import { printFigure } from './support/measure.js';
-import { insertSeedRows, seedSelect, seedUsage, type SeedOptions } from './support/seed.js';
+import { insertSeedRows, SEED_FEATURES, SEED_MODELS, SEED_SERVICES, seedSelect, seedUsage, type SeedOptions } from './support/seed.js';
 
 const { values } = parseArgs({
   options: {
@@ -204,6 +209,31 @@ async function checkTotals(client: ClickHouseClient): Promise<void> {
   if (!same) process.exitCode = 1;
 }
 
+/**
+ * The budgets in force while the panels run: 20 over the seed's orgs (org-0000 has the most
+ * traffic), models, features and services, 4 per user; each reads one of the Budgets panel's
+ * rollup routes (none needs the raw ledger for its whole period).
+ */
+const org = (i: number): string => `org-${String(i).padStart(4, '0')}`;
+const [gpt4o, , , , sonnet, , geminiPro] = SEED_MODELS.map((m) => m.model);
+const BENCH_BUDGETS = [
+  ...[0, 1, 2, 3, 4, 5, 6, 7].map((i) => ({ name: `${org(i)}-monthly`, match: { org_id: org(i) }, period: 'month', limit_usd: '2000' })),
+  ...[0, 1, 2, 3].map((i) => ({ name: `${org(i)}-per-user-daily`, match: { org_id: org(i) }, per: 'user_id', period: 'day', limit_usd: '5' })),
+  ...[gpt4o, sonnet, geminiPro].map((model) => ({ name: `${model}-weekly`, match: { model }, period: 'week', limit_usd: '5000' })),
+  ...SEED_FEATURES.slice(0, 2).map((feature) => ({ name: `${feature}-monthly`, match: { feature }, period: 'month', limit_usd: '10000' })),
+  { name: 'everything-monthly', match: {}, period: 'month', limit_usd: '100000' },
+  { name: `${org(0)}-${gpt4o}-weekly`, match: { org_id: org(0), model: gpt4o }, period: 'week', limit_usd: '1000' },
+  { name: `${org(1)}-${SEED_SERVICES[0]}-${SEED_FEATURES[0]}-daily`, match: { org_id: org(1), service_name: SEED_SERVICES[0], feature: SEED_FEATURES[0] }, period: 'day', limit_usd: '50' },
+];
+
+/** The Budgets panel with every budget routed to the raw ledger; undefined for other panels. */
+function budgetsOfLedger(q: DashboardQuery, selection: Selection): string | undefined {
+  const indented = (sql: string): string => sql.replaceAll('\n', '\n    ');
+  const routed = indented(budgetStatusSql());
+  if (!q.rawSql.includes(routed)) return undefined;
+  return expandFor({ ...q, rawSql: q.rawSql.replace(routed, indented(budgetStatusSql([]))) }, selection);
+}
+
 // ---- the raw ledger shaped as the rollups, for the "same question of ai_usage_exact" figures ----
 const RAW_AS_HOURLY = `(
     SELECT toStartOfHour(ts) AS hour, toDate(ts) AS day, org_id, service_name, environment, provider, request_model, operation, feature, priced_model,
@@ -292,6 +322,7 @@ async function main(): Promise<void> {
       await settle(client);
     } else await seedStore(client);
     await checkTotals(client);
+    await syncBudgets(client, database, parseBudgets({ budgets: BENCH_BUDGETS }, 'bench budgets'));
 
     const to = new Date(END.getTime() - 1);
     const from = new Date(END.getTime() - rangeDays * 86_400_000);
@@ -322,7 +353,7 @@ async function main(): Promise<void> {
         if (m.p95 <= BUDGET_MS) within++;
         const runsNote = m.runs < runs ? ` (${m.runs} runs)` : '';
         printFigure(label.slice(0, 54), `p95 ${m.p95.toFixed(0)} ms`, BUDGET_MS / m.p95, `≤ ${BUDGET_MS} ms: ratio = ${BUDGET_MS} ms ÷ p95 ≥ 1${runsNote}`);
-        const raw = q.kind === 'panel' ? rawVariant(sql) : undefined;
+        const raw = q.kind === 'panel' ? (rawVariant(sql) ?? budgetsOfLedger(q as DashboardQuery, selection)) : undefined;
         if (raw) {
           const r = await measure(client, raw, rawRuns);
           compared++;

@@ -72,85 +72,103 @@ SELECT
 FROM budgets FINAL`;
 
 /**
- * The earliest period start of the budgets routed to `route`, or when none is the last instant a
- * DateTime holds: after every part's hours, so the read skips every part.
+ * `starts`, one scalar of the query: each route's earliest period start among the budgets routed
+ * to it. A route absent from it reads from the last instant a DateTime holds: after every part's
+ * hours, so the read skips every part.
  */
-const earliestStart = (budgets: string, route: string): string => sql`
+const STARTS = 'starts';
+const routesStarts = (budgets: string): string => sql`
 (
-    SELECT ifNull(minOrNull(period_start), toDateTime(4294967295, 'UTC'))
+    SELECT CAST((groupArray(route), groupArray(start)), 'Map(String, DateTime(\\'UTC\\'))')
     FROM
     (
-        ${budgets}
+        SELECT route, min(period_start) AS start
+        FROM
+        (
+            ${budgets}
+        )
+        GROUP BY route
     )
-    WHERE route = '${route}'
-)`;
+) AS ${STARTS}`;
+/**
+ * `orgs`, the other scalar: each route's orgs its budgets match ('*' for a budget matching no one
+ * org), so a rollup ordered by org first reads only their rows.
+ */
+const ORGS = 'orgs';
+const routesOrgs = (budgets: string): string => sql`
+(
+    SELECT CAST((groupArray(route), groupArray(route_orgs)), 'Map(String, Array(String))')
+    FROM
+    (
+        SELECT route, groupUniqArray(if(mapContains(match, 'org_id'), match['org_id'], '*')) AS route_orgs
+        FROM
+        (
+            ${budgets}
+        )
+        GROUP BY route
+    )
+) AS ${ORGS}`;
+const earliestStart = (route: string): string => `if(mapContains(${STARTS}, '${route}'), ${STARTS}['${route}'], toDateTime(4294967295, 'UTC'))`;
+
+/** The ledger columns budget fields match. */
+const COLUMNS = [...new Set(BUDGET_FIELDS.map((f) => FIELD_COLUMN[f]))];
 
 /**
- * One branch: the budgets `b` (those in force routed to `relation`, or all of them) joined with
- * the relation's spend summed per group of its budget columns (`u`: a sum from each period start,
- * and `last`, the latest bucket or call with a priced call), matched on the relation's columns.
+ * The budgets `b` joined with spend summed per group of budget columns (`u`: a sum from each
+ * period start, and `last`, the latest bucket or call holding a priced call), matched on those
+ * columns: `spent` is a budget's spend from the sums, counted from the instant `since`.
  */
-interface Spend {
-  /** The relation's sums per group, and `last`: its latest bucket (call) holding a priced call. */
-  sums: readonly string[];
-  last: string;
-  /** The rows read. */
-  reads: readonly string[];
-  /** A budget's spend from the sums, and the instant its spend counts from. */
-  spent: string;
-  since: string;
-}
-
-function branch(comment: string, budgets: string, r: Rollup | typeof LEDGER, spend: Spend): string {
-  const fields = fieldsOf(r);
-  const columns = [...new Set(fields.map((f) => FIELD_COLUMN[f]))];
+function matched(comment: string, budgets: string, join: string, spend: string, spent: string, since: string): string {
   return sql`
 -- ${comment}
 SELECT
     b.name AS name,
-    if(b.per = '', '', ${fieldValue(fields, 'b.per')}) AS per_value,
+    if(b.per = '', '', ${fieldValue(BUDGET_FIELDS, 'b.per')}) AS per_value,
     b.period AS period,
     b.limit_usd AS limit_usd,
     b.alert_at AS alert_at,
     b.period_start AS period_start,
     b.period_end AS period_end,
-    ${spend.spent} AS spent
+    ${spent} AS spent
 FROM
 (
     ${budgets}
 ) AS b
-CROSS JOIN
+${join}
 (
-    SELECT
-        ${[...columns, ...spend.sums, `${spend.last} AS last`].join(',\n')}
-    FROM ${r === LEDGER ? LEDGER : exact(r)}
-    ${where(spend.reads)}
-    GROUP BY ${columns.join(', ')}
-) AS u
-WHERE u.last >= ${spend.since}
-  AND arrayAll(k -> b.match[k] = ${fieldValue(fields, 'k')}, mapKeys(b.match))
+    ${spend}
+) AS u${join.startsWith('INNER') ? ' ON b.route = u.route' : ''}
+WHERE u.last >= ${since}
+  AND arrayAll(k -> b.match[k] = ${fieldValue(BUDGET_FIELDS, 'k')}, mapKeys(b.match))
   AND (b.per = '' OR per_value != '')`;
 }
 
-/** A budget's whole hours from the rollup it is routed to. */
-const rollupBranch = (budgets: string) => (r: Rollup): string =>
-  branch(`Budgets whose keys ${r.name} holds: ${r.about} for the whole hours of their periods.`, `${budgets}\nWHERE route = '${r.name}'`, r, {
-    sums: BUDGET_PERIODS.map((p) => `sumIf(cost_usd, hour >= ${startOf(p)}) AS ${spentIn(p)}`),
-    last: 'maxIf(hour, calls > unpriced_calls)',
-    reads: [`hour >= ${earliestStart(budgets, r.name)}`, 'hour < hour_start'],
-    spent: byPeriod('b.period', (p) => `u.${spentIn(p)}`),
-    since: 'b.period_start',
-  });
+/** One rollup's spend per group of its budget columns (the others ''), over the whole hours of the periods of the budgets routed to it. */
+function rollupSpend(r: Rollup): string {
+  const kept = COLUMNS.filter((c) => r.dimensions.includes(c));
+  return sql`
+SELECT
+    '${r.name}' AS route,
+    ${[...COLUMNS.map((c) => (kept.includes(c) ? c : `'' AS ${c}`)), ...BUDGET_PERIODS.map((p) => `sumIf(cost_usd, hour >= ${startOf(p)}) AS ${spentIn(p)}`), 'maxIf(hour, calls > unpriced_calls) AS last'].join(',\n')}
+FROM ${exact(r)}
+${where([`hour >= ${earliestStart(r.name)}`, 'hour < hour_start', ...(kept.includes('org_id') ? [`(has(${ORGS}['${r.name}'], '*') OR has(${ORGS}['${r.name}'], org_id))`] : [])])}
+GROUP BY ${kept.join(', ')}`;
+}
+
+/** Each budget's whole hours from the rollup it is routed to: one join of the budgets with every route's spend. */
+const rollupBranch = (budgets: string, rollups: readonly Rollup[]): string =>
+  matched('Each budget routed to a rollup: its whole hours from it.', budgets, 'INNER JOIN', unionAll(rollups.map(rollupSpend)), byPeriod('b.period', (p) => `u.${spentIn(p)}`), 'b.period_start');
 
 /** Every budget's current partial hour, and the whole period of those no rollup holds, from the raw ledger. */
 const ledgerBranch = (budgets: string): string =>
-  branch(`Every budget's partial hour, and the whole periods of the budgets routed to ${LEDGER}: the raw ledger.`, budgets, LEDGER, {
-    sums: [...BUDGET_PERIODS.map((p) => `sumIf(assumeNotNull(cost_usd), ts >= ${startOf(p)}) AS ${spentIn(p)}`), 'sumIf(assumeNotNull(cost_usd), ts >= hour_start) AS spent_hour'],
-    last: 'max(ts)',
-    reads: [`ts >= least(hour_start, ${earliestStart(budgets, LEDGER)})`, 'ts <= at', 'cost_usd IS NOT NULL'],
-    spent: `if(b.route = '${LEDGER}', ${byPeriod('b.period', (p) => `u.${spentIn(p)}`)}, u.spent_hour)`,
-    since: `if(b.route = '${LEDGER}', b.period_start, hour_start)`,
-  });
+  matched(`Every budget's partial hour, and the whole periods of the budgets routed to ${LEDGER}: the raw ledger.`, budgets, 'CROSS JOIN', sql`
+SELECT
+    ${[...COLUMNS, ...BUDGET_PERIODS.map((p) => `sumIf(assumeNotNull(cost_usd), ts >= ${startOf(p)}) AS ${spentIn(p)}`), 'sumIf(assumeNotNull(cost_usd), ts >= hour_start) AS spent_hour', 'max(ts) AS last'].join(',\n')}
+FROM ${LEDGER}
+${where([`ts >= least(hour_start, ${earliestStart(LEDGER)})`, 'ts <= at', 'cost_usd IS NOT NULL'])}
+GROUP BY ${COLUMNS.join(', ')}`,
+  `if(b.route = '${LEDGER}', ${byPeriod('b.period', (p) => `u.${spentIn(p)}`)}, u.spent_hour)`,
+  `if(b.route = '${LEDGER}', b.period_start, hour_start)`);
 
 /**
  * One row per budget (and per value of a `per` budget with spend): budget, per_value, period,
@@ -161,7 +179,9 @@ export function budgetStatusSql(rollups: readonly Rollup[] = BUDGET_ROLLUPS): st
   const budgets = inForce(rollups);
   const withStarts = BUDGET_PERIODS.map((p) => `${PERIOD_START[p]} AS ${startOf(p)}`).join(', ');
   return sql`
-WITH toTimeZone($__toTime, 'UTC') AS at, toStartOfHour(at) AS hour_start, ${withStarts}
+WITH toTimeZone($__toTime, 'UTC') AS at, toStartOfHour(at) AS hour_start, ${withStarts},
+${routesStarts(budgets)},
+${routesOrgs(budgets)}
 SELECT
     name AS budget,
     per_value,
@@ -190,7 +210,7 @@ FROM
         sum(spent) AS spent
     FROM
     (
-        ${unionAll([...rollups.map(rollupBranch(budgets)), ledgerBranch(budgets)])}
+        ${unionAll([...(rollups.length > 0 ? [rollupBranch(budgets, rollups)] : []), ledgerBranch(budgets)])}
         UNION ALL
         -- A budget without \`per\` has its line before its first call too.
         SELECT name, '' AS per_value, period, limit_usd, alert_at, period_start, period_end, toDecimal128(0, 18) AS spent
