@@ -14,9 +14,11 @@
  * a rollup, and the current partial hour, read from the raw ledger. Budgets are data, so the rollup
  * is chosen in SQL: each budget is routed to the first rollup of BUDGET_ROLLUPS (smallest first)
  * whose dimensions hold its match keys and its `per` field, or to the raw ledger for its whole
- * period when none does (user_id with anything but org_id). The query holds one branch per route;
- * a branch reads its relation only over the periods of the budgets routed to it (an empty range,
- * so nothing, when none is), summed per group of its budget columns before the budgets are matched.
+ * period when none does (user_id with anything but org_id). Each rollup is read only over the
+ * periods of the budgets routed to it (from an instant after every hour, so nothing, when none is)
+ * and, ordered by org first, only for their orgs; its rows are summed per group of its budget
+ * columns before the budgets are matched (one join of the budgets with every route's sums, one
+ * with the raw ledger's partial hour).
  */
 import { FIELD_COLUMN } from '../../../clickhouse/budgets.js';
 import {
@@ -33,15 +35,11 @@ import { sql, unionAll, where } from './sql.js';
  */
 export const BUDGET_ROLLUPS: readonly Rollup[] = [BY_FEATURE, BY_MODEL, BY_ORG, BY_ORG_MODEL, BY_ORG_SERVICE_FEATURE, BY_ORG_USER, HOURLY_BY_TIME];
 
-/** The budget fields a relation's columns hold (every field for the raw ledger). */
-const fieldsOf = (r: Rollup | typeof LEDGER): BudgetField[] =>
-  BUDGET_FIELDS.filter((f) => r === LEDGER || r.dimensions.includes(FIELD_COLUMN[f]));
+/** The budget fields a rollup's dimensions hold. */
+const fieldsOf = (r: Rollup): BudgetField[] => BUDGET_FIELDS.filter((f) => r.dimensions.includes(FIELD_COLUMN[f]));
 
-const routeOf = (r: Rollup | typeof LEDGER): string => (r === LEDGER ? LEDGER : r.name);
-
-/** The value of the budget field named by `name` (a String expression) in a row of a relation holding `fields`. */
-const fieldValue = (fields: readonly BudgetField[], name: string): string =>
-  `multiIf(${fields.map((f) => `${name} = '${f}', ${FIELD_COLUMN[f]}`).join(', ')}, '')`;
+/** The value of the budget field named by `name` (a String expression) in a row of budget columns. */
+const fieldValue = (name: string): string => `multiIf(${BUDGET_FIELDS.map((f) => `${name} = '${f}', ${FIELD_COLUMN[f]}`).join(', ')}, '')`;
 
 /** Each period's first instant, an alias of the query's WITH (`at`: the evaluation time in UTC). */
 const PERIOD_START: Readonly<Record<BudgetPeriod, string>> = {
@@ -123,7 +121,7 @@ function matched(comment: string, budgets: string, join: string, spend: string, 
 -- ${comment}
 SELECT
     b.name AS name,
-    if(b.per = '', '', ${fieldValue(BUDGET_FIELDS, 'b.per')}) AS per_value,
+    if(b.per = '', '', ${fieldValue('b.per')}) AS per_value,
     b.period AS period,
     b.limit_usd AS limit_usd,
     b.alert_at AS alert_at,
@@ -139,7 +137,7 @@ ${join}
     ${spend}
 ) AS u${join.startsWith('INNER') ? ' ON b.route = u.route' : ''}
 WHERE u.last >= ${since}
-  AND arrayAll(k -> b.match[k] = ${fieldValue(BUDGET_FIELDS, 'k')}, mapKeys(b.match))
+  AND arrayAll(k -> b.match[k] = ${fieldValue('k')}, mapKeys(b.match))
   AND (b.per = '' OR per_value != '')`;
 }
 
