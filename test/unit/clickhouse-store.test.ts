@@ -73,7 +73,9 @@ describe('migrations', () => {
       '7_budgets',
       '8_rate_cards',
       '9_provider_bills',
+      '10_users_rollup',
       '11_billing_watermark',
+      '12_org_service_feature_rollup',
     ]);
   });
 
