@@ -8,13 +8,13 @@
  */
 import { createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, test } from 'vitest';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
-import { runCli, scrape, startCollectorProcess, waitFor } from './support/collector-process.js';
+import { WebhookReceiver } from '../support/webhook-receiver.js';
+import { runCli, scrape, startCollectorProcess } from './support/collector-process.js';
 import { makeSpans } from './support/spans.js';
 
 const base = mkdtempSync(join(tmpdir(), 'genai-ledger-budget-alerts-'));
@@ -29,12 +29,6 @@ const BUDGETS = `budgets:
     alert_at: [0.5, 1.0]
 `;
 
-interface Received {
-  body: string;
-  headers: IncomingHttpHeaders;
-  at: number;
-}
-
 async function exportCall(url: string): Promise<number> {
   const exporter = new OTLPTraceExporter({ url: `${url}/v1/traces` });
   try {
@@ -47,37 +41,28 @@ async function exportCall(url: string): Promise<number> {
 }
 
 test('each threshold crossed is POSTed once, in order, signed, and counted', async () => {
-  const received: Received[] = [];
-  const webhook = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      received.push({ body: Buffer.concat(chunks).toString('utf8'), headers: req.headers, at: Date.now() });
-      res.writeHead(200).end();
-    });
-  });
-  await new Promise<void>((resolve) => webhook.listen(0, '127.0.0.1', resolve));
-  const { port } = webhook.address() as { port: number };
+  const webhook = await WebhookReceiver.start<Record<string, unknown>>();
+  const { received } = webhook;
   const budgets = join(base, 'budgets.yaml');
   writeFileSync(budgets, BUDGETS);
   const collector = await startCollectorProcess(join(base, 'store'), [
-    '--flush-interval', '0.2', '--budgets', budgets, '--alert-webhook', `http://127.0.0.1:${port}/alerts`,
+    '--flush-interval', '0.2', '--budgets', budgets, '--alert-webhook', webhook.url,
   ], { GENAI_LEDGER_ALERT_WEBHOOK_SECRET: SECRET });
   try {
     await exportCall(collector.url);
     const crossedHalf = await exportCall(collector.url);
-    await waitFor(() => (received.length >= 1 ? true : undefined), 60_000, 'the 50 % alert');
+    await webhook.waitFor(1);
     const crossedAll = await exportCall(collector.url);
-    await waitFor(() => (received.length >= 2 ? true : undefined), 60_000, 'the 100 % alert');
+    await webhook.waitFor(2);
 
-    const alerts = received.map((r) => JSON.parse(r.body) as Record<string, unknown>);
+    const alerts = received.map((r) => r.body);
     expect(alerts.map((a) => [a.budget, a.threshold, a.spent_usd, a.limit_usd])).toEqual([
       ['acme-daily', '0.5', '0.00944', '0.01'],
       ['acme-daily', '1', '0.01416', '0.01'],
     ]);
     expect(new Set(alerts.map((a) => a.id)).size).toBe(2);
     for (const r of received) {
-      expect(r.headers['x-genai-ledger-signature']).toBe(`sha256=${createHmac('sha256', SECRET).update(r.body).digest('hex')}`);
+      expect(r.signature).toBe(`sha256=${createHmac('sha256', SECRET).update(r.raw).digest('hex')}`);
     }
     // How long after the crossing call was acknowledged each alert arrived (informative: no wall-clock assertion).
     console.log(`budget alerts arrived ${received[0]!.at - crossedHalf} ms and ${received[1]!.at - crossedAll} ms after the crossing call's acknowledgement`);
@@ -91,7 +76,7 @@ test('each threshold crossed is POSTed once, in order, signed, and counted', asy
     expect(metrics.get('genai_ledger_budget_alerts_pending')).toBe(0);
   } finally {
     expect(await collector.stop('SIGTERM')).toBe(0);
-    await new Promise((resolve) => webhook.close(resolve));
+    await webhook.close();
   }
 }, 180_000);
 
