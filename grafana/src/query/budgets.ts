@@ -163,7 +163,14 @@ const ledgerBranch = (budgets: string): string =>
 SELECT
     ${[...COLUMNS, ...BUDGET_PERIODS.map((p) => `sumIf(assumeNotNull(cost_usd), ts >= ${startOf(p)}) AS ${spentIn(p)}`), 'sumIf(assumeNotNull(cost_usd), ts >= hour_start) AS spent_hour', 'max(ts) AS last'].join(',\n')}
 FROM ${LEDGER}
-${where([`ts >= least(hour_start, ${earliestStart(LEDGER)})`, 'ts <= at', 'cost_usd IS NOT NULL'])}
+${where([
+  `ts >= least(hour_start, ${earliestStart(LEDGER)})`,
+  // Implied by the line above. The raw ledger is ordered by org, then day: without an org, its
+  // primary index skips each org's earlier days only on a condition on the day itself.
+  `toDate(ts) >= toDate(least(hour_start, ${earliestStart(LEDGER)}))`,
+  'ts <= at',
+  'cost_usd IS NOT NULL',
+])}
 GROUP BY ${COLUMNS.join(', ')}`,
   `if(b.route = '${LEDGER}', ${byPeriod('b.period', (p) => `u.${spentIn(p)}`)}, u.spent_hour)`,
   `if(b.route = '${LEDGER}', b.period_start, hour_start)`);
