@@ -18,7 +18,7 @@
  * 3. live     The last hour's calls are re-delivered (10 % of them) and refreshRollups() runs again:
  *             the rollups then hold a fresh small part next to the history, as a live system that
  *             refreshes every minute does (FINAL merges it in). The totals of ai_usage_exact and of
- *             every rollup are then compared.
+ *             every rollup are then compared, and each table's size on disk printed (bytes per call).
  * 4. queries  Range: the last `--range-days` days of the data, every multi-value variable All,
  *             the tenant dashboard on the largest org, anomalies with factor 2 and min excess $1.
  *             Each query runs once to warm up, then `--runs` times (a slow one stops after
@@ -46,6 +46,7 @@ import { budgetStatusSql } from '../grafana/src/query/budgets.js';
 import { parseBudgets } from '../pricing/budgets/index.js';
 import { ALL, dashboardQueries, expandFor, loadDashboards, type DashboardQuery, type Selection } from '../test/dashboards/load.js';
 import type { VariableState } from '../test/dashboards/macros.js';
+import { printDisk } from './support/disk.js';
 import { printFigure } from './support/measure.js';
 import { insertSeedRows, SEED_FEATURES, SEED_MODELS, SEED_SERVICES, seedSelect, seedUsage, type SeedOptions } from './support/seed.js';
 
@@ -322,6 +323,7 @@ async function main(): Promise<void> {
       await settle(client);
     } else await seedStore(client);
     await checkTotals(client);
+    await printDisk(client, database);
     await syncBudgets(client, database, parseBudgets({ budgets: BENCH_BUDGETS }, 'bench budgets'));
 
     const to = new Date(END.getTime() - 1);

@@ -25,9 +25,9 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { createStoreClient } from '../clickhouse/store.js';
 import { refreshRollups } from '../clickhouse/migrate.js';
-import { ROLLUPS } from '../clickhouse/rollups.js';
 import { Ledger } from '../delivery/ledger.js';
 import { fromReadableSpan } from '../exporter/readable-span.js';
+import { printDisk } from './support/disk.js';
 import { printFigure } from './support/measure.js';
 import { generateSpans } from './support/traffic.js';
 
@@ -56,31 +56,6 @@ const cpuSeconds = (since: NodeJS.CpuUsage): number => {
 async function rows<T>(client: ClickHouseClient, query: string): Promise<T[]> {
   const rs = await client.query({ query, format: 'JSONEachRow', clickhouse_settings: { output_format_json_quote_64bit_integers: 0 } });
   return rs.json<T>();
-}
-
-/** Bytes on disk per call of the raw ledger and of every rollup. */
-async function disk(client: ClickHouseClient): Promise<void> {
-  const [total] = await rows<{ calls: number }>(client, 'SELECT sum(calls) AS calls FROM ai_usage_daily_exact');
-  const calls = Number(total?.calls ?? 0);
-  const tables = ['ai_usage', ...ROLLUPS.map((r) => r.name)];
-  const parts = await rows<{ table: string; rows: number; bytes: number; parts: number }>(
-    client,
-    `SELECT table, sum(rows) AS rows, sum(bytes_on_disk) AS bytes, count() AS parts FROM system.parts
-     WHERE database = '${database}' AND active AND table IN (${tables.map((t) => `'${t}'`).join(', ')}) GROUP BY table`,
-  );
-  const byTable = new Map(parts.map((p) => [p.table, p]));
-  out(`disk: ${calls.toLocaleString('en-US')} calls (exact); active parts per table, bytes on disk per call`);
-  let rollupBytes = 0;
-  for (const table of tables) {
-    const p = byTable.get(table);
-    if (!p) continue;
-    if (table !== 'ai_usage') rollupBytes += Number(p.bytes);
-    out(`  ${table.padEnd(38)} ${Number(p.rows).toLocaleString('en-US').padStart(13)} rows ${(Number(p.bytes) / MiB).toFixed(0).padStart(7)} MiB ${(Number(p.bytes) / calls).toFixed(1).padStart(7)} B/call (${p.parts} parts)`);
-  }
-  const raw = Number(byTable.get('ai_usage')?.bytes ?? 0);
-  printFigure('raw ledger on disk per call', `${(raw / calls).toFixed(1)} B`, 1, 'the figure; ratio 1');
-  printFigure('all rollups on disk per call', `${(rollupBytes / calls).toFixed(1)} B`, rollupBytes / raw, 'rollups ÷ raw ledger');
-  printFigure('store on disk per call', `${((raw + rollupBytes) / calls).toFixed(1)} B`, (raw + rollupBytes) / raw, 'store ÷ raw ledger');
 }
 
 /** Finished AI-call spans spread over [startMs, startMs + spreadMs), in chunks (bounded memory). */
@@ -144,7 +119,7 @@ async function main(): Promise<void> {
   const rssOpen = process.memoryUsage().rss;
   try {
     out(`bench/store-costs: store ${values.store}; ${RATE} calls/s; RSS ${(rssOpen / MiB).toFixed(0)} MiB once the store is open`);
-    await disk(client);
+    await printDisk(client, database);
     await refreshRollups(client, { database }); // watermarks current before the live minutes
     const ledger = await Ledger.open({ client, database, migrate: false });
     const rss = sampleRss();
