@@ -19,7 +19,6 @@
  *   What OpenLIT reports (no thoughts): 52.8 + 30.72 + 300 × 2.50 = 833.52 µ$ = $0.00083352, low by 500 µ$.
  */
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type * as GenAiModule from '@google/genai';
 import type * as VertexModule from '@google-cloud/vertexai';
@@ -29,6 +28,7 @@ import { PROMPT_MARKER } from '../support/capture.js';
 import { attachTo, installedVersion } from '../support/conformance-rows.js';
 import { contentFreeRows } from '../support/content-free-rows.js';
 import { captureSpans } from '../support/span-capture.js';
+import { openlitModule, type OpenlitInstrumentation } from '../support/openlit.js';
 import { plainHttpTo, vertexClient, VERTEX_PROJECT } from '../support/vertex-clients.js';
 
 const require = createRequire(import.meta.url);
@@ -36,23 +36,8 @@ const OPENLIT_VERSION = installedVersion('openlit');
 const GENAI_VERSION = installedVersion('@google/genai');
 const VERTEX_SDK_VERSION = installedVersion('@google-cloud/vertexai');
 
-interface OpenlitInstrumentation {
-  setTracerProvider(provider: unknown): void;
-  setMeterProvider(provider: unknown): void;
-  getModuleDefinitions(): Array<{ name: string; supportedVersions: string[] }>;
-  manualPatch?(module: unknown): void;
-  enable(): void;
-  disable(): void;
-}
-const OPENLIT_DIST = dirname(require.resolve('openlit'));
 /** Every instrumentation init() registers, by its key in init()'s `instrumentations` option. */
-const { default: OpenlitInstrumentations } = require(join(OPENLIT_DIST, 'instrumentation/index.js')) as {
-  default: { availableInstrumentations: Record<string, OpenlitInstrumentation> };
-};
-const ALL = OpenlitInstrumentations.availableInstrumentations;
-// What init() sets first (its wrappers throw without an application name); no pricing JSON (init() would download one).
-const { default: OpenlitConfig } = require(join(OPENLIT_DIST, 'config.js')) as { default: { updateConfig(options: Record<string, unknown>): void } };
-OpenlitConfig.updateConfig({ applicationName: 'conformance', environment: 'test', captureMessageContent: false, disableMetrics: true, disableEvents: true });
+const ALL = openlitModule<{ availableInstrumentations: Record<string, OpenlitInstrumentation> }>('instrumentation/index.js').availableInstrumentations;
 
 let fake: FakeGemini;
 beforeAll(async () => {

@@ -12,8 +12,6 @@
  * o3-mini (reasoning 200 of the 300 output tokens, billed as output): input $1.10, cached input $0.55, output $4.40:
  *   176 × 1.10 + 1024 × 0.55 + 300 × 4.40 = 193.6 + 563.2 + 1320 = 2076.8 µ$ = $0.0020768
  */
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import * as openaiNs from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COMPLETION_MARKER, startFakeProvider, type FakeProvider } from '../../demo/fake-provider.js';
@@ -21,24 +19,12 @@ import { openaiClient, PROMPT_MARKER } from '../support/capture.js';
 import { attachTo, installedVersion, mapSpans } from '../support/conformance-rows.js';
 import { captureSpans } from '../support/span-capture.js';
 import { CHAT_CALLS, type ChatCall } from '../support/openai-chat-calls.js';
+import { openlitModule, type OpenlitInstrumentation } from '../support/openlit.js';
 
-const require = createRequire(import.meta.url);
 const OPENLIT_VERSION = installedVersion('openlit');
 const OPENAI_VERSION = installedVersion('openai');
 
-interface OpenlitInstrumentation {
-  setTracerProvider(provider: unknown): void;
-  setMeterProvider(provider: unknown): void;
-  manualPatch(openai: unknown): void;
-  disable(): void;
-}
-const OPENLIT_DIST = dirname(require.resolve('openlit'));
-const { default: OpenlitOpenAIInstrumentation } = require(join(OPENLIT_DIST, 'instrumentation/openai/index.js')) as {
-  default: new () => OpenlitInstrumentation;
-};
-// What init() sets first (the wrapper throws without an application name); no pricing JSON (init() would download one).
-const { default: OpenlitConfig } = require(join(OPENLIT_DIST, 'config.js')) as { default: { updateConfig(options: Record<string, unknown>): void } };
-OpenlitConfig.updateConfig({ applicationName: 'conformance', environment: 'test', captureMessageContent: false, disableMetrics: true, disableEvents: true });
+const OpenlitOpenAIInstrumentation = openlitModule<new () => OpenlitInstrumentation>('instrumentation/openai/index.js');
 
 let fake: FakeProvider;
 beforeAll(async () => {
@@ -54,7 +40,7 @@ async function rowsOf(name: ScenarioName) {
       const instrumentation = new OpenlitOpenAIInstrumentation();
       attachTo(provider, instrumentation as never);
       // It wraps with the tracer it holds when patching (and unwraps a previous patch first).
-      instrumentation.manualPatch(openaiNs);
+      instrumentation.manualPatch!(openaiNs);
       return () => instrumentation.disable();
     },
     async () => {
