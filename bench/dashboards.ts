@@ -233,7 +233,7 @@ function budgetsOfLedger(q: DashboardQuery, selection: Selection): string | unde
   const indented = (sql: string): string => sql.replaceAll('\n', '\n    ');
   const routed = indented(budgetStatusSql());
   if (!q.rawSql.includes(routed)) return undefined;
-  return expandFor({ ...q, rawSql: q.rawSql.replace(routed, indented(budgetStatusSql([]))) }, selection);
+  return expandFor({ ...q, rawSql: q.rawSql.replace(routed, indented(budgetStatusSql('ledger'))) }, selection);
 }
 
 // ---- the raw ledger shaped as the rollups, for the "same question of ai_usage_exact" figures ----
@@ -326,6 +326,10 @@ async function main(): Promise<void> {
     const totalsEqual = await checkTotals(client);
     await printDisk(client, database);
     await syncBudgets(client, database, parseBudgets({ budgets: BENCH_BUDGETS }, 'bench budgets'));
+    // Budgets written anew: the next refresh re-folds 0013's spend per budget over every hour.
+    const [, foldMs] = await timed(() => refreshRollups(client, { database }));
+    await optimizeFinal(client, 'budget_spend_hourly');
+    out(`  ${BENCH_BUDGETS.length} budgets synced, then refreshRollups(): the spend per budget folded over every hour in ${seconds(foldMs)}`);
 
     const to = new Date(END.getTime() - 1);
     const from = new Date(END.getTime() - rangeDays * 86_400_000);

@@ -575,6 +575,8 @@ export async function migrate(client: ClickHouseClient, options: MigrationOption
 
 /** The refreshable views that maintain the rollups, in dependency order (declared in clickhouse/rollups.ts). */
 export const ROLLUP_REFRESH_VIEWS: readonly string[] = ROLLUPS.map((r) => `${r.name}_refresh`);
+/** Every refreshable view: the rollups', then 0013's spend per budget (from the raw ledger and the budgets table). */
+export const REFRESH_VIEWS: readonly string[] = [...ROLLUP_REFRESH_VIEWS, 'budget_spend_hourly_refresh'];
 
 /**
  * Brings the rollups up to date now instead of at the next scheduled refresh, and waits for it:
@@ -584,7 +586,7 @@ export const ROLLUP_REFRESH_VIEWS: readonly string[] = ROLLUPS.map((r) => `${r.n
  */
 export async function refreshRollups(client: ClickHouseClient, options: { database: string }): Promise<void> {
   if (!IDENTIFIER.test(options.database)) throw new Error(`invalid database name ${JSON.stringify(options.database)}`);
-  for (const view of ROLLUP_REFRESH_VIEWS) {
+  for (const view of REFRESH_VIEWS) {
     const name = `${options.database}.${view}`;
     await client.command({ query: `SYSTEM WAIT VIEW ${name}` }).catch(() => undefined);
     await client.command({ query: `SYSTEM REFRESH VIEW ${name}` });

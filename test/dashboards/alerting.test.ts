@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { parse } from 'yaml';
 import { syncBudgets } from '../../clickhouse/budgets.js';
-import { findPackageRoot } from '../../clickhouse/migrate.js';
+import { findPackageRoot, refreshRollups } from '../../clickhouse/migrate.js';
 import { alertingFile, renderAlerting } from '../../grafana/src/alerting/build.js';
 import { parseBudgets } from '../../pricing/budgets/index.js';
 import { expandQuery } from './macros.js';
@@ -144,6 +144,8 @@ describe('alert rules on the fixture', () => {
         { name: 'globex-user-daily', match: { org_id: 'globex' }, per: 'user_id', period: 'day', limit_usd: '0.5' },
       ],
     }));
+    // The rule reads 0013's spend per budget, which the next refresh folds with these budgets.
+    await refreshRollups(fx.client, { database: 'genai_ledger' });
     // At Friday 2026-11-06 15:00 UTC (calls at 15:00:00 or later are not yet spent):
     // - acme-monthly: a few USD of 500, no fraction reached.
     // - claude-weekly, Monday Nov 2 on: a normal day's claude calls are acme 4 × 0.0102 + 0.0042

@@ -3,10 +3,9 @@
  * budgets table holds the budgets below (synced from a file, as the collector does) and whose
  * rollups are refreshed (refreshRollups(), as the collector's schedule does), at 2026-03-20 12:00
  * UTC (a Friday), checked against figures worked by hand and against `genai-ledger budgets
- * --format json` (the CLI, as a child process) on the same store. The panel reads each budget's
- * whole hours from the smallest rollup holding its keys and the current partial hour from the raw
- * ledger (grafana/src/query/budgets.ts); a budget no rollup holds (user_id with feature) reads the
- * raw ledger for its whole period.
+ * --format json` (the CLI, as a child process) on the same store. The panel reads 0013's spend per
+ * budget, hour and value (grafana/src/query/budgets.ts), which the refresh folds from the raw
+ * ledger: the period's hours that start before the evaluation time.
  *
  * Calls (feature summarize; even-numbered calls gpt-4o, odd ones gpt-4o-mini; the 08:00 one
  * delivered twice: exact readers count it once):
@@ -18,10 +17,10 @@
  *   6 Mar 20 10:00  org-2 u3  100   gpt-4o
  *   7 Mar 20 11:00  org-1 u1  unpriced (costs nothing)
  *
- *   org1-month        org-1 (read from the per-org rollup), month, limit 5, alert_at 0.5, 1: spent
+ *   org1-month        org-1, month, limit 5, alert_at 0.5, 1: spent
  *                     1.25 + 0.5 + 1.5 + 0.25 = 3.5, used 0.7, warning (≥ 2.5); 19.5 of March's
  *                     31 days gone: forecast 3.5 × 31 ÷ 19.5 = 5.5641025641…
- *   org1-user-day     org-1 per user_id (per org and user), day, limit 2 (alert_at 0.8, 1): u1
+ *   org1-user-day     org-1 per user_id, day, limit 2 (alert_at 0.8, 1): u1
  *                     1.5, used 0.75, ok (< 1.6), forecast 1.5 × 24 ÷ 12 = 3; u2 0.25, used
  *                     0.125, forecast 0.5
  *   everything-week   every call (per feature), week from Monday Mar 16, limit 100: 0.5 + 1.5 +
@@ -30,7 +29,7 @@
  *   org3-day          org-3, day, limit 1: no calls, a line at 0, ok
  *   gpt4o-week        model gpt-4o (per model), week, limit 200: 1.5 + 100 = 101.5, used 0.5075,
  *                     ok (< 160); forecast 101.5 × 7 ÷ 4.5 = 157.8888…
- *   u1-summarize-day  user u1 and feature summarize (no rollup keeps both: the raw ledger), day,
+ *   u1-summarize-day  user u1 and feature summarize, day,
  *                     limit 1: 1.5, used 1.5, exceeded; forecast 1.5 × 24 ÷ 12 = 3
  */
 import { rmSync, writeFileSync } from 'node:fs';
@@ -143,9 +142,8 @@ describe('Budgets row', () => {
     expect(forecast['u1-summarize-day/']).toBe(3);
   });
 
-  test('the current partial hour comes from the raw ledger, duplicate delivery counted once', async () => {
-    // 08:30: today's only call so far is the 08:00 one (delivered twice), in the partial hour
-    // 08:00-08:30; the rest of each period is whole hours from the rollups.
+  test('the hour holding the evaluation time counts, duplicate delivery once; the hours after it do not', async () => {
+    // 08:30: today's only call so far is the 08:00 one (delivered twice), in the hour holding 08:30.
     const early = await panel('2026-03-20T08:30:00Z');
     expect(early.map((r) => [r.budget, r.value, r.spent_usd, r.state])).toEqual([
       ['u1-summarize-day', '', 1.5, 'exceeded'],
@@ -155,7 +153,7 @@ describe('Budgets row', () => {
       ['gpt4o-week', '', 1.5, 'ok'],
       ['org3-day', '', 0, 'ok'],
     ]);
-    // 10:30: org-2's 100 at 10:00 is in the partial hour; 08:00 and 09:30 are whole hours now.
+    // 10:30: org-2's 100 at 10:00 is in the hour holding 10:30; 08:00 and 09:30 in earlier hours.
     const later = await panel('2026-03-20T10:30:00Z');
     expect(later.map((r) => [r.budget, r.value, r.spent_usd, r.state])).toEqual([
       ['u1-summarize-day', '', 1.5, 'exceeded'],

@@ -4,7 +4,7 @@
  * after the one it reads.
  */
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { ROLLUP_REFRESH_VIEWS } from '../../clickhouse/migrate.js';
+import { REFRESH_VIEWS } from '../../clickhouse/migrate.js';
 import { exact, ROLLUPS } from '../../clickhouse/rollups.js';
 import { openTestStore, queryRows, type TestStore } from '../support/store.js';
 
@@ -25,5 +25,5 @@ test('refresh order: each rollup after the one it folds; every refresh view the 
     if (r.from !== 'ai_usage') expect(ROLLUPS.slice(0, i).map((x) => x.name), r.name).toContain(r.from);
   });
   const views = await queryRows<{ name: string }>(store.client, "SELECT name FROM system.tables WHERE database = 'genai_ledger' AND name LIKE '%_refresh' ORDER BY name");
-  expect([...ROLLUP_REFRESH_VIEWS].sort()).toEqual(views.map((v) => v.name));
+  expect([...REFRESH_VIEWS].sort()).toEqual(views.map((v) => v.name));
 });

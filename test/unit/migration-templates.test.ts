@@ -17,6 +17,7 @@ const RECORDED_CHECKSUMS: Record<number, string> = {
   10: '17ade9c00077489c6839c70d12a7fcea1690c11495169b79ce8ef30f3752cf90',
   11: '560b8edd23abd790424b2758f04bed63574e9a8cda98ad0e812ca1f46fba6be4',
   12: 'aa6208e8e80e739dcca4fdf328f965f3cd9e397a043c84ca03801e1ea78b9a53',
+  13: '8f27d9bf84b75ba2977ec5873248660489f8ce7c76ce22e25797ecbc4293dcdd',
 };
 
 interface Snapshot {

@@ -163,7 +163,7 @@ LIMIT 500`,
       id: 17,
       title: 'Budgets: spent, limit, forecast',
       description:
-        "Each budget in force (the budgets table: what the collector's or an app's budgets file put there) in its current calendar period in UTC (weeks from Monday) at the end of the range (now by default), and a per budget once per value with spend, most used first: spent (exact, duplicate deliveries counted once), limit, forecast (spent × period length ÷ time elapsed), used (spent ÷ limit) and state (warning from the first alert_at fraction, exceeded at or over the limit), as `genai-ledger budgets` computes them. The filters do not apply: a budget's own match does.",
+        "Each budget in force (the budgets table: what the collector's or an app's budgets file put there) in its current calendar period in UTC (weeks from Monday) at the end of the range (now by default), and a per budget once per value with spend, most used first: spent (exact, duplicate deliveries counted once), limit, forecast (spent × period length ÷ time elapsed), used (spent ÷ limit) and state (warning from the first alert_at fraction, exceeded at or over the limit), as `genai-ledger budgets` computes them. The filters do not apply: a budget's own match does. Read from the spend per budget and hour that the rollup refresh keeps (every minute by default): the hours of the period that start before the end of the range, the current one as far as the last refresh went.",
       gridPos: { h: 9, w: 24, x: 0, y: 48 },
       sql: sql`
 SELECT budget, per_value AS value, period, period_start, period_end, spent_usd, limit_usd, forecast_usd, used, state
