@@ -1,6 +1,6 @@
 /** Bytes on disk per call of the raw ledger and of every rollup (bench:store-costs, bench:dashboards). */
 import type { ClickHouseClient } from '@clickhouse/client';
-import { ROLLUPS } from '../../clickhouse/rollups.js';
+import { REFRESH_VIEWS } from '../../clickhouse/migrate.js';
 import { printFigure } from './measure.js';
 
 const MiB = 1024 * 1024;
@@ -15,7 +15,8 @@ export async function printDisk(client: ClickHouseClient, database: string): Pro
   const out = (line: string): void => void process.stdout.write(`${line}\n`);
   const [total] = await rows<{ calls: number }>(client, `SELECT sum(calls) AS calls FROM ${database}.ai_usage_daily_exact`);
   const calls = Number(total?.calls ?? 0);
-  const tables = ['ai_usage', ...ROLLUPS.map((r) => r.name)];
+  // Every table a refreshable view keeps: the call rollups and the spend per budget.
+  const tables = ['ai_usage', ...REFRESH_VIEWS.map((view) => view.replace(/_refresh$/, ''))];
   const parts = await rows<{ table: string; rows: number; bytes: number; parts: number }>(
     client,
     `SELECT table, sum(rows) AS rows, sum(bytes_on_disk) AS bytes, count() AS parts FROM system.parts

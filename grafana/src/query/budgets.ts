@@ -14,7 +14,7 @@
  * the period's hours that start before the evaluation time, the hour holding it whole: with the
  * evaluation time at now (Grafana's default range) that hour is as far as the last refresh went,
  * and the figures are the command's as of then. With `from: 'ledger'` the same question is asked
- * of the raw ledger (the period's calls before the evaluation time): the bench's baseline.
+ * of the raw ledger (the calls of the same hours): the bench's baseline.
  */
 import { FIELD_COLUMN } from '../../../clickhouse/budgets.js';
 import { BUDGET_FIELDS, BUDGET_PERIODS, type BudgetPeriod } from '../../../pricing/budgets/index.js';
@@ -71,14 +71,14 @@ WHERE s.hour >= b.period_start`);
 const fieldValue = (name: string): string => `multiIf(${BUDGET_FIELDS.map((f) => `${name} = '${f}', ${FIELD_COLUMN[f]}`).join(', ')}, '')`;
 const COLUMNS = [...new Set(BUDGET_FIELDS.map((f) => FIELD_COLUMN[f]))];
 
-/** The same spend from the raw ledger: the period's priced calls before the evaluation time, summed per group of budget columns, then matched. */
+/** The same spend from the raw ledger: the period's priced calls in the hours that start before the evaluation time, summed per group of budget columns, then matched. */
 const FROM_LEDGER = withBudget(sql`
 CROSS JOIN
 (
     SELECT
         ${[...COLUMNS, ...BUDGET_PERIODS.map((p) => `sumIf(assumeNotNull(cost_usd), ts >= ${startOf(p)}) AS spent_${p}`), 'max(ts) AS last'].join(',\n')}
     FROM ${LEDGER}
-    WHERE ts >= ${EARLIEST} AND ts < at AND cost_usd IS NOT NULL
+    WHERE ts >= ${EARLIEST} AND toStartOfHour(ts) < at AND cost_usd IS NOT NULL
     GROUP BY ${COLUMNS.join(', ')}
 ) AS s
 WHERE s.last >= b.period_start
