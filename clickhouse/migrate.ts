@@ -127,6 +127,8 @@ interface TemplateStatement {
   /** SQL with `{{placeholders}}`, comment lines removed. */
   sql: string;
   clusterOnly: boolean;
+  /** `-- @single-node`: left out of a cluster's rendering. Set only when true (checksums of the others unchanged). */
+  singleNode?: true;
 }
 
 /** Splits a template into statements (`;` at the end of a line) and drops comment lines. */
@@ -135,20 +137,21 @@ function splitTemplate(text: string): TemplateStatement[] {
   for (const chunk of text.split(/;[ \t]*(?:\r?\n|$)/)) {
     const lines = chunk.split(/\r?\n/);
     const clusterOnly = lines.some((line) => line.trim() === '-- @cluster-only');
+    const singleNode = lines.some((line) => line.trim() === '-- @single-node');
     const sql = lines
       .filter((line) => !/^\s*--/.test(line) && line.trim() !== '')
       .join('\n')
       .trim();
-    if (sql !== '') statements.push({ sql, clusterOnly });
+    if (sql !== '') statements.push(singleNode ? { sql, clusterOnly, singleNode } : { sql, clusterOnly });
   }
   return statements;
 }
 
-/** Renders a template: expands macros, applies `-- @cluster-only` and fills `{{name}}` placeholders. */
+/** Renders a template: expands macros, applies `-- @cluster-only` and `-- @single-node`, and fills `{{name}}` placeholders. */
 export function renderTemplate(text: string, options: MigrationOptions, file?: string): string[] {
   const values = placeholders(options);
   return splitTemplate(expandMacros(text, file))
-    .filter((statement) => !statement.clusterOnly || options.cluster)
+    .filter((statement) => (options.cluster ? !statement.singleNode : !statement.clusterOnly))
     .map((statement) =>
       statement.sql.replace(/\{\{\s*([a-z_]+)\s*\}\}/g, (_, key: string) => {
         const value = values[key];
@@ -575,8 +578,12 @@ export async function migrate(client: ClickHouseClient, options: MigrationOption
 
 /** The refreshable views that maintain the rollups, in dependency order (declared in clickhouse/rollups.ts). */
 export const ROLLUP_REFRESH_VIEWS: readonly string[] = ROLLUPS.map((r) => `${r.name}_refresh`);
-/** Every refreshable view: the rollups', then 0013's spend per budget (from the raw ledger and the budgets table). */
-export const REFRESH_VIEWS: readonly string[] = [...ROLLUP_REFRESH_VIEWS, 'budget_spend_hourly_refresh'];
+/**
+ * Every refreshable view: the rollups', 0014's candidates for the top conversations (single node
+ * only, after the rollup per org and conversation), then 0013's spend per budget (from the raw
+ * ledger and the budgets table).
+ */
+export const REFRESH_VIEWS: readonly string[] = [...ROLLUP_REFRESH_VIEWS, 'ai_usage_daily_top_conversations_refresh', 'budget_spend_hourly_refresh'];
 
 /**
  * Brings the rollups up to date now instead of at the next scheduled refresh, and waits for it:
@@ -586,7 +593,10 @@ export const REFRESH_VIEWS: readonly string[] = [...ROLLUP_REFRESH_VIEWS, 'budge
  */
 export async function refreshRollups(client: ClickHouseClient, options: { database: string }): Promise<void> {
   if (!IDENTIFIER.test(options.database)) throw new Error(`invalid database name ${JSON.stringify(options.database)}`);
-  for (const view of REFRESH_VIEWS) {
+  const rs = await client.query({ query: `SELECT name FROM system.tables WHERE database = {database:String} AND name LIKE '%\\_refresh'`, query_params: { database: options.database }, format: 'JSONEachRow' });
+  const present = new Set((await rs.json<{ name: string }>()).map((t) => t.name));
+  // A cluster has no view for 0014's candidates.
+  for (const view of REFRESH_VIEWS.filter((v) => present.has(v))) {
     const name = `${options.database}.${view}`;
     await client.command({ query: `SYSTEM WAIT VIEW ${name}` }).catch(() => undefined);
     await client.command({ query: `SYSTEM REFRESH VIEW ${name}` });

@@ -165,7 +165,7 @@ describe.each(dashboards.map((d) => [d.file, d.dashboard] as const))('%s', (_fil
   test('every query reads the ledger through exact relations (FINAL views), never ai_usage itself', () => {
     const allowed = new Set(['ai_usage_exact', 'ai_usage_hourly_exact', 'ai_usage_hourly_by_time_exact', 'ai_usage_latency_hourly_exact', 'ai_usage_daily_exact', 'model_prices_exact',
       'ai_usage_hourly_by_model_exact', 'ai_usage_hourly_by_org_exact', 'ai_usage_hourly_by_feature_exact', 'ai_usage_hourly_by_org_model_exact', 'ai_usage_latency_daily_exact', 'ai_usage_daily_by_org_exact',
-      'ai_usage_hourly_by_org_conversation_exact', 'ai_usage_hourly_by_org_user_exact', 'ai_usage_hourly_by_org_service_feature_exact', 'ai_usage_unpriced_exact', 'budget_spend_hourly_exact', 'provider_costs_exact', 'provider_usage_exact', 'billed_daily_exact',
+      'ai_usage_hourly_by_org_conversation_exact', 'ai_usage_hourly_by_org_user_exact', 'ai_usage_hourly_by_org_service_feature_exact', 'ai_usage_unpriced_exact', 'budget_spend_hourly_exact', 'ai_usage_daily_top_conversations_exact', 'provider_costs_exact', 'provider_usage_exact', 'billed_daily_exact',
       // Budgets in force, a ReplacingMergeTree read with FINAL (checked below).
       'budgets']);
     for (const q of dashboardQueries(d)) {

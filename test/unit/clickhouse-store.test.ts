@@ -76,6 +76,8 @@ describe('migrations', () => {
       '10_users_rollup',
       '11_billing_watermark',
       '12_org_service_feature_rollup',
+      '13_budget_spend',
+      '14_top_conversations',
     ]);
   });
 

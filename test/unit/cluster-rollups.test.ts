@@ -28,17 +28,31 @@ const clusterOnly = (sql: string): boolean =>
   /^CREATE TABLE IF NOT EXISTS genai_ledger\.(\w+) ON CLUSTER `[^`]+` AS genai_ledger\.\1_local\nENGINE = Distributed\(/.test(sql) ||
   /^ALTER TABLE genai_ledger\.(\w+) ON CLUSTER /.test(sql) && !/^ALTER TABLE genai_ledger\.\w+_local /.test(sql);
 
+/** 0014's candidates for the top conversations: single node only (a cluster has a view instead). */
+const CANDIDATES = /genai_ledger\.ai_usage_daily_top_conversations/;
+
 const creating = (statements: readonly string[], name: string): string[] =>
   statements.filter((s) => new RegExp(`^CREATE (?:TABLE|MATERIALIZED VIEW|VIEW|OR REPLACE VIEW) (?:IF NOT EXISTS )?genai_ledger\\.${name}\\b(?!_)`).test(s));
 
 describe('the ON CLUSTER schema', () => {
   test('every single-node statement, in order and the same but for names and engines; the rest only Distributed tables', () => {
-    const kept = cluster.filter((s) => !clusterOnly(s));
-    expect(kept.map(asSingleNode)).toEqual(single);
+    const kept = cluster.filter((s) => !clusterOnly(s) && !CANDIDATES.test(s));
+    expect(kept.map(asSingleNode)).toEqual(single.filter((s) => !CANDIDATES.test(s)));
     const added = cluster.filter(clusterOnly);
     expect(added.length).toBeGreaterThan(ROLLUPS.length);
-    // Nothing else: kept + added is the whole cluster schema.
-    expect(kept.length + added.length).toBe(cluster.length);
+    // Nothing else: kept + added + 0014's view is the whole cluster schema.
+    expect(kept.length + added.length + 1).toBe(cluster.length);
+  });
+
+  test('0014: a single node keeps each day\'s candidates for the top conversations; a cluster lists every conversation instead', () => {
+    expect(single.filter((s) => CANDIDATES.test(s)).map((s) => s.split('\n')[0])).toEqual([
+      'CREATE TABLE IF NOT EXISTS genai_ledger.ai_usage_daily_top_conversations',
+      'CREATE MATERIALIZED VIEW IF NOT EXISTS genai_ledger.ai_usage_daily_top_conversations_refresh',
+      'CREATE VIEW IF NOT EXISTS genai_ledger.ai_usage_daily_top_conversations_exact AS',
+    ]);
+    const [view, ...rest] = cluster.filter((s) => CANDIDATES.test(s));
+    expect(rest).toEqual([]);
+    expect(view).toMatch(/^CREATE VIEW IF NOT EXISTS genai_ledger\.ai_usage_daily_top_conversations_exact ON CLUSTER `ledger_cluster` AS\nSELECT DISTINCT org_id, toDate\(hour\) AS day, conversation_id\nFROM genai_ledger\.ai_usage_hourly_by_org_conversation_exact\n/);
   });
 
   test.each(ROLLUPS.map((r) => [r.name, r] as const))('%s: Replicated per shard, a Distributed table over it, refreshed from local tables, read across shards', (name, rollup) => {

@@ -18,6 +18,7 @@ const RECORDED_CHECKSUMS: Record<number, string> = {
   11: '560b8edd23abd790424b2758f04bed63574e9a8cda98ad0e812ca1f46fba6be4',
   12: 'aa6208e8e80e739dcca4fdf328f965f3cd9e397a043c84ca03801e1ea78b9a53',
   13: '8f27d9bf84b75ba2977ec5873248660489f8ce7c76ce22e25797ecbc4293dcdd',
+  14: 'a0bf274ed31d589cfa25837e437dcd498d3276f7b0d9d28dcd8fb7b24e84191f',
 };
 
 interface Snapshot {

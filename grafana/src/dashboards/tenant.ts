@@ -4,9 +4,10 @@ import { dashboard } from '../dashboard.js';
 import { stat, table, timeseries } from '../model.js';
 import { marginTable, marginTotals } from '../margin.js';
 import { spendOverTime, totals, unpricedCalls, type Read } from '../panels.js';
-import { ORG, TENANT_FILTERS } from '../query/filters.js';
-import { LEDGER, rollupQuery, type Column } from '../query/rollup-query.js';
+import { allSelected, filterClause, ORG, TENANT_FILTERS } from '../query/filters.js';
+import { LEDGER, rollupQuery, type Column, type Condition } from '../query/rollup-query.js';
 import { sql } from '../query/sql.js';
+import { isWholeDay, RANGE } from '../query/window.js';
 import { fixedColor, stackedBars, usd } from '../style.js';
 import { datasourceVariable, tenantVariable } from '../variables.js';
 import { TENANT } from './ids.js';
@@ -18,7 +19,7 @@ const byOrgModel: Read = (select, where) => rollupQuery({ select, filters: TENAN
 const byOrgFeature: Read = (select, where) => rollupQuery({ select, filters: TENANT_FILTERS, small: BY_ORG_SERVICE_FEATURE, fine: HOURLY, where });
 
 /** Every filter but org All: `small` (per org, hour and user or conversation) for the whole hours, the ledger for the rest. */
-const perOrgHour = (small: Rollup) => (select: readonly Column[], where: readonly string[] = [], smallOnlyIf: readonly string[] = []): string =>
+const perOrgHour = (small: Rollup) => (select: readonly Column[], where: readonly Condition[] = [], smallOnlyIf: readonly string[] = []): string =>
   rollupQuery({ select, filters: TENANT_FILTERS, small, fine: LEDGER, where, smallOnlyIf });
 const byConversation = perOrgHour(BY_ORG_CONVERSATION);
 const byUser = perOrgHour(BY_ORG_USER);
@@ -37,6 +38,28 @@ const COST = ['cost', 'cost_usd'] as const;
 const spendOrNull = 'if(sum(n_calls) = sum(n_unpriced), NULL, sum(cost))';
 
 const org = TENANT_FILTERS.find((f) => f.variable === ORG.variable)!;
+
+/**
+ * The conversations that can be among the org's 20 costliest in the range (0014): each whole day's
+ * candidates, and every conversation of the partial days at the range's edges. It holds the top 20
+ * when every other filter is All and the range's last day is at most 35 days after its first;
+ * otherwise every conversation is ranked.
+ */
+const CANDIDATE_DAYS = 35;
+const candidates = sql`
+(NOT (${allSelected(TENANT_FILTERS.filter((f) => f !== org))} AND dateDiff('day', toDate($__fromTime, 'UTC'), toDate($__toTime, 'UTC')) <= ${CANDIDATE_DAYS})
+ OR conversation_id IN
+ (
+     SELECT conversation_id
+     FROM ai_usage_daily_top_conversations_exact
+     WHERE ${filterClause(org)} AND ${isWholeDay(RANGE, 'day')}
+     UNION ALL
+     SELECT conversation_id
+     FROM
+     (
+         ${byConversation(['conversation_id'], ["conversation_id != ''", (time) => `NOT (${isWholeDay(RANGE, `toDate(${time}, 'UTC')`)})`])}
+     )
+ ))`;
 
 export const tenant = dashboard({
   ...TENANT,
@@ -177,7 +200,7 @@ ${KEY_PREWHERE}`,
     table({
       id: 9,
       title: 'Top conversations by cost',
-      description: "The org's most expensive conversations in the range (calls with a conversation id).",
+      description: "The org's most expensive conversations in the range (calls with a conversation id). Ranked among each day's candidates (its 20 costliest and those seen on an earlier day) when every other filter is All and the range spans at most 35 days after its first; among all of them otherwise.",
       gridPos: { h: 10, w: 24, x: 0, y: 26 },
       sql: sql`
 SELECT
@@ -191,7 +214,7 @@ SELECT
     arrayStringConcat(arraySort(groupUniqArrayArray(model_list)), ', ') AS models
 FROM
 (
-    ${byConversation(['conversation_id', 'user_id', SPENT, UNPRICED, COST, ['n_tokens', 'tokens'], ['first_ts', 'first_call'], ['last_ts', 'last_call'], ['model_list', 'models']], ["conversation_id != ''"])}
+    ${byConversation(['conversation_id', 'user_id', SPENT, UNPRICED, COST, ['n_tokens', 'tokens'], ['first_ts', 'first_call'], ['last_ts', 'last_call'], ['model_list', 'models']], ["conversation_id != ''", candidates])}
 )
 -- The 20 conversations that cost most, found first from sums alone (the lists of users and models
 -- are only built for them).
@@ -200,7 +223,7 @@ WHERE conversation_id IN
     SELECT conversation_id
     FROM
     (
-        ${byConversation(['conversation_id', SPENT, UNPRICED, COST], ["conversation_id != ''"])}
+        ${byConversation(['conversation_id', SPENT, UNPRICED, COST], ["conversation_id != ''", candidates])}
     )
     GROUP BY conversation_id
     ORDER BY ${spendOrNull} DESC NULLS LAST, conversation_id

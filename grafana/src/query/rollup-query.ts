@@ -20,6 +20,10 @@ export const LEDGER = 'ai_usage_exact';
  */
 export type Column = string | readonly [alias: string, column: string | ((time: string) => string)];
 
+/** A condition, or one written for the branch's time column. */
+export type Condition = string | ((time: string) => string);
+const on = (conditions: readonly Condition[], time: string): string[] => conditions.map((c) => (typeof c === 'string' ? c : c(time)));
+
 export interface RollupRead {
   select: readonly Column[];
   /** The variables that narrow the rows, in their order. */
@@ -29,8 +33,8 @@ export interface RollupRead {
   small?: Rollup;
   /** Read otherwise: a rollup holding every filter's column, or the raw ledger. */
   fine: Rollup | typeof LEDGER;
-  /** Conditions every branch adds after the filters. */
-  where?: readonly string[];
+  /** Conditions every branch adds after the filters; a function gets the branch's time column (`hour`, `ts`). */
+  where?: readonly Condition[];
   /** More conditions for the small rollup to apply, beside the filters being All. */
   smallOnlyIf?: readonly string[];
 }
@@ -88,7 +92,8 @@ function hourlyOf(daily: Rollup): Rollup {
 /** The UNION ALL of the branches a panel reads, to be used as `FROM (...)`. */
 export function rollupQuery(q: RollupRead): string {
   const w = q.window ?? RANGE;
-  const extra = q.where ?? [];
+  const conditions = q.where ?? [];
+  const extra = on(conditions, 'hour');
   const { small, fine } = q;
   const lacking = small ? q.filters.filter((f) => !small.dimensions.includes(f.column)) : [];
   const applies = [allSelected(lacking), ...(q.smallOnlyIf ?? [])].filter((c) => c !== '').join(' AND ');
@@ -108,7 +113,7 @@ export function rollupQuery(q: RollupRead): string {
         ...single,
         edgeCalls(w, applies),
         `-- (implied by the line above; lets the primary index skip the days in between)\n${edgeCallDays(w, applies)}`,
-        ...extra,
+        ...on(conditions, 'ts'),
         ...multi.map(filterClause),
       ]),
     );
