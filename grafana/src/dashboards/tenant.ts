@@ -7,7 +7,6 @@ import { spendOverTime, totals, unpricedCalls, type Read } from '../panels.js';
 import { allSelected, filterClause, ORG, TENANT_FILTERS } from '../query/filters.js';
 import { LEDGER, rollupQuery, type Column, type Condition } from '../query/rollup-query.js';
 import { sql } from '../query/sql.js';
-import { isWholeDay, RANGE } from '../query/window.js';
 import { fixedColor, stackedBars, usd } from '../style.js';
 import { datasourceVariable, tenantVariable } from '../variables.js';
 import { TENANT } from './ids.js';
@@ -40,26 +39,36 @@ const spendOrNull = 'if(sum(n_calls) = sum(n_unpriced), NULL, sum(cost))';
 const org = TENANT_FILTERS.find((f) => f.variable === ORG.variable)!;
 
 /**
- * The conversations that can be among the org's 20 costliest in the range (0014): each whole day's
- * candidates, and every conversation of the partial days at the range's edges. It holds the top 20
- * when every other filter is All and the range's last day is at most 35 days after its first;
- * otherwise every conversation is ranked.
+ * "Top conversations by cost" ranks the conversations that can be among the org's 20 costliest in
+ * the range (0014): each day the range covers whole, its candidates; each other day it touches,
+ * every conversation of its part in the range. That holds the top 20 when every other filter is
+ * All and the range's last day is at most 35 days after its first (0014's look-back): SHORT. Then
+ * the candidates' sums and lists are built in one pass; otherwise every conversation is ranked by
+ * its sums first and the lists are built for the 20. `$__timeFilter` keeps calls up to
+ * `$__toTime` (whole seconds): a day is whole when it ends by then.
  */
-const CANDIDATE_DAYS = 35;
-const candidates = sql`
-(NOT (${allSelected(TENANT_FILTERS.filter((f) => f !== org))} AND dateDiff('day', toDate($__fromTime, 'UTC'), toDate($__toTime, 'UTC')) <= ${CANDIDATE_DAYS})
+const SHORT = `(${allSelected(TENANT_FILTERS.filter((f) => f !== org))} AND dateDiff('day', toDate($__fromTime, 'UTC'), toDate($__toTime, 'UTC')) <= 35)`;
+const FIRST_WHOLE_DAY = "toDate($__fromTime + INTERVAL 86399 SECOND, 'UTC')";
+const LAST_WHOLE_DAY = "toDate($__toTime - INTERVAL 1 DAY, 'UTC')";
+const CANDIDATES = sql`
+(NOT ${SHORT}
  OR conversation_id IN
  (
      SELECT conversation_id
      FROM ai_usage_daily_top_conversations_exact
-     WHERE ${filterClause(org)} AND ${isWholeDay(RANGE, 'day')}
+     WHERE ${filterClause(org)} AND day >= ${FIRST_WHOLE_DAY} AND day <= ${LAST_WHOLE_DAY} AND ${SHORT}
      UNION ALL
      SELECT conversation_id
      FROM
      (
-         ${byConversation(['conversation_id'], ["conversation_id != ''", (time) => `NOT (${isWholeDay(RANGE, `toDate(${time}, 'UTC')`)})`])}
+         ${byConversation(['conversation_id'], ["conversation_id != ''", SHORT, (time) => `(${time} < toDateTime(${FIRST_WHOLE_DAY}, 'UTC') OR ${time} >= toDateTime(${LAST_WHOLE_DAY}, 'UTC') + INTERVAL 1 DAY)`])}
      )
  ))`;
+/**
+ * The candidates, on the rollup's whole hours: the raw ledger is read for partial hours only, whose
+ * days are not whole, and every conversation of those is a candidate.
+ */
+const candidate = (time: string): string => (time === 'ts' ? '1' : CANDIDATES);
 
 export const tenant = dashboard({
   ...TENANT,
@@ -214,16 +223,16 @@ SELECT
     arrayStringConcat(arraySort(groupUniqArrayArray(model_list)), ', ') AS models
 FROM
 (
-    ${byConversation(['conversation_id', 'user_id', SPENT, UNPRICED, COST, ['n_tokens', 'tokens'], ['first_ts', 'first_call'], ['last_ts', 'last_call'], ['model_list', 'models']], ["conversation_id != ''", candidates])}
+    ${byConversation(['conversation_id', 'user_id', SPENT, UNPRICED, COST, ['n_tokens', 'tokens'], ['first_ts', 'first_call'], ['last_ts', 'last_call'], ['model_list', 'models']], ["conversation_id != ''", candidate])}
 )
--- The 20 conversations that cost most, found first from sums alone (the lists of users and models
--- are only built for them).
-WHERE conversation_id IN
+-- Otherwise the 20 conversations that cost most, found first from sums alone (the lists of users
+-- and models are only built for them).
+WHERE ${SHORT} OR conversation_id IN
 (
     SELECT conversation_id
     FROM
     (
-        ${byConversation(['conversation_id', SPENT, UNPRICED, COST], ["conversation_id != ''", candidates])}
+        ${byConversation(['conversation_id', SPENT, UNPRICED, COST], ["conversation_id != ''", `NOT ${SHORT}`])}
     )
     GROUP BY conversation_id
     ORDER BY ${spendOrNull} DESC NULLS LAST, conversation_id

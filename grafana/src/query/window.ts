@@ -23,12 +23,9 @@ export const RANGE: Window = { hour: ['$__timeFilter(hour)'], ts: '$__timeFilter
 const firstWholeDay = (w: Window): string => `toStartOfDay(${w.from} + INTERVAL 86399 SECOND, 'UTC')`;
 const lastWholeDay = (w: Window): string => `toStartOfDay(${w.to} - INTERVAL 23 HOUR, 'UTC')`;
 
-/** `day` (a Date) is one of the window's whole days. */
-export const isWholeDay = (w: Window, day: string): string => `${day} >= toDate(${firstWholeDay(w)}) AND ${day} <= toDate(${lastWholeDay(w)})`;
-
 /** The whole days of the window (a daily rollup's `day`), without the day holding `splitAt`. */
 export function wholeDays(w: Window): string {
-  const days = isWholeDay(w, 'day');
+  const days = `day >= toDate(${firstWholeDay(w)}) AND day <= toDate(${lastWholeDay(w)})`;
   if (!w.splitAt) return days;
   return `${days} AND NOT (day >= toDate(toStartOfDay(${w.splitAt}, 'UTC')) AND day < toDate(toStartOfDay(${w.splitAt} + INTERVAL 86399 SECOND, 'UTC')))`;
 }
