@@ -23,9 +23,8 @@
 -- version it folded up to, kept even when no budget matched anything. Readers skip it.
 -- ReplacingMergeTree(version, is_deleted), read through the _exact view (FINAL).
 --
--- The current hour is as complete as the last refresh: the readers count the calls of the hours up
--- to the one holding the evaluation time, as of then. Safe to re-run and to race: CREATE ... IF NOT
--- EXISTS only.
+-- The current hour is as complete as the last refresh: the readers count the hours that start
+-- before the evaluation time, as of then. Safe to re-run and to race: CREATE ... IF NOT EXISTS only.
 -- {{#...}} blocks are macros: clickhouse/migrate.ts spells out the statements they expand to.
 
 {{#rollup_table budget_spend_hourly}}
@@ -81,16 +80,20 @@ FROM
             multiIf(b.2[i] = 'org_id', org_id, b.2[i] = 'user_id', user_id, b.2[i] = 'feature', feature, b.2[i] = 'service_name', service_name,
                     b.2[i] = 'environment', environment, b.2[i] = 'provider', provider, b.2[i] = 'model', request_model, '') AS per_value,
             hour,
-            count() AS calls,
+            sum(n) AS calls,
             sum(cost) AS cost_usd
         FROM
         (
-            SELECT toStartOfHour(ts) AS hour, org_id, user_id, feature, service_name, environment, provider, request_model, assumeNotNull(cost_usd) AS cost
+            -- The calls summed per hour and group of budget fields first: the budgets are matched
+            -- per group, not per call.
+            SELECT toStartOfHour(ts) AS hour, org_id, user_id, feature, service_name, environment, provider, request_model,
+                   count() AS n, sum(assumeNotNull(cost_usd)) AS cost
             FROM {{database}}.ai_usage{{local}} FINAL
             WHERE ts >= arrayMin(dirty_hours) AND ts < arrayMax(dirty_hours) + INTERVAL 1 HOUR
               -- has(): an IN subquery cannot read the view's WITH this deep; all hours need no test.
               AND (refold_all OR has(dirty_hours, toStartOfHour(ts)))
               AND cost_usd IS NOT NULL
+            GROUP BY hour, org_id, user_id, feature, service_name, environment, provider, request_model
         )
         -- The budgets this call counts for: every match value equal, and a `per` budget's field set.
         ARRAY JOIN arrayFilter(

@@ -72,7 +72,9 @@ FROM
         SELECT d.org_id AS org_id, d.day AS day, d.conversation_id AS conversation_id
         FROM
         (
-            SELECT DISTINCT org_id, toDate(hour) AS day, conversation_id
+            -- Not DISTINCT: the join keeps only the rows of the later days' conversations, and the
+            -- UNION DISTINCT collapses them, instead of grouping 35 days of rows first.
+            SELECT org_id, toDate(hour) AS day, conversation_id
             FROM {{database}}.ai_usage_hourly_by_org_conversation FINAL
             WHERE hour >= toDateTime(arrayMin(dirty_days), 'UTC') - INTERVAL 35 DAY AND hour < toDateTime(arrayMax(dirty_days), 'UTC')
               AND conversation_id != ''

@@ -22,7 +22,7 @@ import { LEDGER } from './rollup-query.js';
 import { sql, unionAll } from './sql.js';
 
 /** 0013's rollup, through its exact view. */
-export const BUDGET_SPEND = 'budget_spend_hourly_exact';
+const BUDGET_SPEND = 'budget_spend_hourly_exact';
 
 /** Each period's first instant, an alias of the query's WITH (`at`: the evaluation time in UTC). */
 const PERIOD_START: Readonly<Record<BudgetPeriod, string>> = {
