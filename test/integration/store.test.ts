@@ -17,7 +17,8 @@ afterAll(async () => store?.close());
 
 const TABLES = [
   'ai_usage', 'ai_usage_daily', 'ai_usage_daily_by_org', 'ai_usage_daily_by_org_exact', 'ai_usage_daily_by_org_refresh',
-  'ai_usage_daily_exact', 'ai_usage_daily_refresh', 'ai_usage_exact', 'ai_usage_hourly',
+  'ai_usage_daily_exact', 'ai_usage_daily_refresh',
+  'ai_usage_daily_top_conversations', 'ai_usage_daily_top_conversations_exact', 'ai_usage_daily_top_conversations_refresh', 'ai_usage_exact', 'ai_usage_hourly',
   'ai_usage_hourly_by_feature', 'ai_usage_hourly_by_feature_exact', 'ai_usage_hourly_by_feature_refresh',
   'ai_usage_hourly_by_model', 'ai_usage_hourly_by_model_exact', 'ai_usage_hourly_by_model_refresh',
   'ai_usage_hourly_by_org', 'ai_usage_hourly_by_org_conversation', 'ai_usage_hourly_by_org_conversation_exact', 'ai_usage_hourly_by_org_conversation_refresh', 'ai_usage_hourly_by_org_exact', 'ai_usage_hourly_by_org_model', 'ai_usage_hourly_by_org_model_exact',
@@ -26,7 +27,8 @@ const TABLES = [
   'ai_usage_hourly_by_org_user', 'ai_usage_hourly_by_org_user_exact', 'ai_usage_hourly_by_org_user_refresh',
   'ai_usage_hourly_by_time', 'ai_usage_hourly_by_time_exact', 'ai_usage_hourly_by_time_refresh', 'ai_usage_hourly_exact',
   'ai_usage_hourly_refresh', 'ai_usage_latency_daily', 'ai_usage_latency_daily_exact', 'ai_usage_latency_daily_refresh', 'ai_usage_latency_hourly', 'ai_usage_latency_hourly_exact', 'ai_usage_latency_hourly_refresh',
-  'ai_usage_unpriced', 'ai_usage_unpriced_exact', 'ai_usage_unpriced_refresh', 'billed_daily', 'billed_daily_exact', 'billing_watermark', 'budget_alerts', 'budgets',
+  'ai_usage_unpriced', 'ai_usage_unpriced_exact', 'ai_usage_unpriced_refresh', 'billed_daily', 'billed_daily_exact', 'billing_watermark', 'budget_alerts',
+  'budget_spend_hourly', 'budget_spend_hourly_exact', 'budget_spend_hourly_refresh', 'budgets',
   'model_prices', 'model_prices_exact', 'provider_costs', 'provider_costs_exact', 'provider_usage', 'provider_usage_exact', 'rate_cards', 'rate_cards_exact', 'schema_migrations',
 ];
 
@@ -75,6 +77,7 @@ describe('migrations', () => {
     expect(refreshes).toEqual([
       { view: 'ai_usage_daily_by_org_refresh', exception: '' },
       { view: 'ai_usage_daily_refresh', exception: '' },
+      { view: 'ai_usage_daily_top_conversations_refresh', exception: '' },
       { view: 'ai_usage_hourly_by_feature_refresh', exception: '' },
       { view: 'ai_usage_hourly_by_model_refresh', exception: '' },
       { view: 'ai_usage_hourly_by_org_conversation_refresh', exception: '' },
@@ -87,6 +90,7 @@ describe('migrations', () => {
       { view: 'ai_usage_latency_daily_refresh', exception: '' },
       { view: 'ai_usage_latency_hourly_refresh', exception: '' },
       { view: 'ai_usage_unpriced_refresh', exception: '' },
+      { view: 'budget_spend_hourly_refresh', exception: '' },
     ]);
   });
 });
