@@ -578,25 +578,32 @@ export async function migrate(client: ClickHouseClient, options: MigrationOption
 
 /** The refreshable views that maintain the rollups, in dependency order (declared in clickhouse/rollups.ts). */
 export const ROLLUP_REFRESH_VIEWS: readonly string[] = ROLLUPS.map((r) => `${r.name}_refresh`);
+/** 0014's refresh of the top conversations' candidates: a single node's only (a cluster has a view instead). */
+const SINGLE_NODE_REFRESH_VIEWS: readonly string[] = ['ai_usage_daily_top_conversations_refresh'];
 /**
- * Every refreshable view: the rollups', 0014's candidates for the top conversations (single node
- * only, after the rollup per org and conversation), then 0013's spend per budget (from the raw
- * ledger and the budgets table).
+ * Every refreshable view in refresh order: the rollups', 0014's candidates (after the rollup per
+ * org and conversation they fold), then 0013's spend per budget (from the raw ledger and the
+ * budgets table).
  */
-export const REFRESH_VIEWS: readonly string[] = [...ROLLUP_REFRESH_VIEWS, 'ai_usage_daily_top_conversations_refresh', 'budget_spend_hourly_refresh'];
+export const REFRESH_VIEWS: readonly string[] = [...ROLLUP_REFRESH_VIEWS, ...SINGLE_NODE_REFRESH_VIEWS, 'budget_spend_hourly_refresh'];
 
 /**
  * Brings the rollups up to date now instead of at the next scheduled refresh, and waits for it:
- * the hourly refresh, then its time-ordered copy and the rollups folded from the copy (latency per
- * model, its daily fold, and 0005's small ones per model, org (hourly, then daily), feature, and org and model), 0006's per org and conversation and list of unpriced calls (from ai_usage), then the daily one that folds the hours. On a cluster this refreshes the
- * node the client is connected to (use `SYSTEM REFRESH VIEW ... ON CLUSTER` for all).
+ * every view of REFRESH_VIEWS in turn (the hourly refresh, then its time-ordered copy and the
+ * rollups folded from the copy, the ones folded from the raw ledger, the daily one that folds the
+ * hours, 0014's candidates and 0013's spend per budget); 0014's where the node has it. On a
+ * cluster this refreshes the node the client is connected to (use `SYSTEM REFRESH VIEW ... ON
+ * CLUSTER` for all).
  */
 export async function refreshRollups(client: ClickHouseClient, options: { database: string }): Promise<void> {
   if (!IDENTIFIER.test(options.database)) throw new Error(`invalid database name ${JSON.stringify(options.database)}`);
-  const rs = await client.query({ query: `SELECT name FROM system.tables WHERE database = {database:String} AND name LIKE '%\\_refresh'`, query_params: { database: options.database }, format: 'JSONEachRow' });
+  const rs = await client.query({
+    query: 'SELECT name FROM system.tables WHERE database = {database:String} AND name IN {names:Array(String)}',
+    query_params: { database: options.database, names: SINGLE_NODE_REFRESH_VIEWS },
+    format: 'JSONEachRow',
+  });
   const present = new Set((await rs.json<{ name: string }>()).map((t) => t.name));
-  // A cluster has no view for 0014's candidates.
-  for (const view of REFRESH_VIEWS.filter((v) => present.has(v))) {
+  for (const view of REFRESH_VIEWS.filter((v) => !SINGLE_NODE_REFRESH_VIEWS.includes(v) || present.has(v))) {
     const name = `${options.database}.${view}`;
     await client.command({ query: `SYSTEM WAIT VIEW ${name}` }).catch(() => undefined);
     await client.command({ query: `SYSTEM REFRESH VIEW ${name}` });

@@ -15,9 +15,10 @@
 -- Folded from ai_usage FINAL (exact under duplicate delivery) by a refreshable view, every
 -- {{refresh_seconds}} s: the hours whose raw rows were inserted since its last run (watermark: the
 -- largest inserted_at folded, minus the overlap), or every hour when the budgets table changed
--- since (a budget added, removed or edited is folded over all of its history). Each raw row is
--- matched against every budget at once (arrays of the budgets' match values, '' for a field a
--- budget does not match on: match values are never empty). The view writes the groups with a new
+-- since (a budget added, removed or edited is folded over all of its history). The calls are
+-- summed per hour and group of budget fields, and each group is matched against every budget at
+-- once (arrays of the budgets' match values, '' for a field a budget does not match on: match
+-- values are never empty). The view writes the groups with a new
 -- version, tombstones the groups that vanished from a re-folded hour (FULL JOIN with the previous
 -- rows), and writes one row of marks (budget '', hour 1970): the inserted_at and the budgets
 -- version it folded up to, kept even when no budget matched anything. Readers skip it.
